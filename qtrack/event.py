@@ -1,0 +1,176 @@
+"""Event input: TrackML hits, truth and particles files, validated, as arrays.
+
+An event is named by its path prefix (``dir/event000001000`` or ``dir/20-density``, files
+``PREFIX-hits.csv[.gz]``, ``PREFIX-truth.csv[.gz]``, ``PREFIX-particles.csv[.gz]``), by its hits file,
+or by a directory holding exactly one event.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .detector import TRACKML_BARREL, LayerTable
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+HIT_COLUMNS = ("hit_id", "x", "y", "z", "volume_id", "layer_id")
+TRUTH_COLUMNS = ("hit_id", "particle_id", "tpx", "tpy", "weight")
+PARTICLE_COLUMNS = ("particle_id", "px", "py", "pz")
+_SUFFIX = re.compile(r"-(hits|truth|particles)\.csv(\.gz)?$")
+
+
+@dataclass
+class Event:
+    """Hits of the detector part being solved, as struct-of-arrays, plus optional truth.
+
+    ``hits`` keeps every hit of the file (the submission covers them all); the arrays (``x``, ``y``,
+    ``z``, ``r``, ``phi``, ``layer``) cover only the hits on known layers, ``hit_id`` maps array
+    index -> TrackML hit id.
+    """
+
+    name: str
+    prefix: Path
+    hits: pd.DataFrame
+    truth: pd.DataFrame | None
+    particles: pd.DataFrame | None
+    hit_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    layer: np.ndarray
+    layers: LayerTable
+
+    @property
+    def r(self) -> np.ndarray:
+        return np.hypot(self.x, self.y)
+
+    @property
+    def phi(self) -> np.ndarray:
+        return np.arctan2(self.y, self.x)
+
+    @property
+    def n_hits(self) -> int:
+        return len(self.hit_id)
+
+    @property
+    def has_truth(self) -> bool:
+        return self.truth is not None
+
+
+def resolve_prefix(path: str | Path) -> Path:
+    """Turn an event argument (prefix, hits file or directory) into its file prefix."""
+    p = Path(path)
+    if p.is_dir():
+        hits = sorted(p.glob("*-hits.csv")) + sorted(p.glob("*-hits.csv.gz"))
+        if len(hits) != 1:
+            found = ", ".join(h.name for h in hits) or "none"
+            raise InputError(f"{p}: expected one *-hits.csv in the directory, found {found}")
+        p = hits[0]
+    m = _SUFFIX.search(p.name)
+    if m:
+        return p.with_name(p.name[: m.start()])
+    return p
+
+
+def _find(prefix: Path, kind: str) -> Path | None:
+    for suffix in (".csv", ".csv.gz"):
+        f = prefix.with_name(f"{prefix.name}-{kind}{suffix}")
+        if f.exists():
+            return f
+    return None
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: file is empty, expected a CSV header with {', '.join(columns)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    if len(df) == 0:
+        raise InputError(f"{path}: no rows")
+    for c in numeric:
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(dtype=float))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{path}: column {c} has {int(bad.sum())} non-numeric or non-finite value(s), "
+                f"first at data row {row + 1} ({df[c].iloc[row]!r})"
+            )
+        df[c] = values
+    return df
+
+
+def _check_ids(df: pd.DataFrame, column: str, path: Path) -> None:
+    if (df[column] % 1 != 0).any():
+        raise InputError(f"{path}: column {column} must hold integers")
+    dup = df[column].duplicated()
+    if dup.any():
+        raise InputError(
+            f"{path}: duplicate {column} {int(df[column][dup].iloc[0])} ({int(dup.sum())} duplicate row(s))"
+        )
+
+
+def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth: bool = True) -> Event:
+    """Read and validate an event; truth and particles are optional (solved but not scored)."""
+    prefix = resolve_prefix(path)
+    hits_path = _find(prefix, "hits")
+    if hits_path is None:
+        raise InputError(f"{prefix}-hits.csv: hits file not found (event argument {path})")
+    hits = _read_csv(hits_path, HIT_COLUMNS, HIT_COLUMNS)
+    _check_ids(hits, "hit_id", hits_path)
+    hits["hit_id"] = hits["hit_id"].astype(np.int64)
+    for c in ("volume_id", "layer_id"):
+        hits[c] = hits[c].astype(np.int64)
+
+    truth = particles = None
+    truth_path = _find(prefix, "truth") if with_truth else None
+    if truth_path is not None:
+        truth = _read_csv(truth_path, TRUTH_COLUMNS, TRUTH_COLUMNS)
+        _check_ids(truth, "hit_id", truth_path)
+        truth["hit_id"] = truth["hit_id"].astype(np.int64)
+        truth["particle_id"] = truth["particle_id"].astype(np.int64)
+        if len(truth) != len(hits) or not np.array_equal(
+            np.sort(truth.hit_id.to_numpy()), np.sort(hits.hit_id.to_numpy())
+        ):
+            extra = np.setdiff1d(truth.hit_id, hits.hit_id)
+            lacking = np.setdiff1d(hits.hit_id, truth.hit_id)
+            raise InputError(
+                f"{truth_path}: truth does not match {hits_path.name}: {len(lacking)} hit(s) without "
+                f"truth, {len(extra)} truth row(s) for unknown hits"
+            )
+        truth = truth.set_index("hit_id", drop=False).loc[hits.hit_id.to_numpy()].reset_index(drop=True)
+        particles_path = _find(prefix, "particles")
+        if particles_path is not None:
+            particles = _read_csv(particles_path, PARTICLE_COLUMNS, PARTICLE_COLUMNS)
+            particles["particle_id"] = particles["particle_id"].astype(np.int64)
+
+    layer = layers.index_of(hits.volume_id.to_numpy(), hits.layer_id.to_numpy())
+    inside = layer >= 0
+    if not inside.all():
+        log.info("left out %d of %d hits outside the %d known layers (endcaps)",
+                 int((~inside).sum()), len(hits), len(layers))
+    sel = hits[inside]
+    return Event(
+        name=prefix.name,
+        prefix=prefix,
+        hits=hits,
+        truth=truth,
+        particles=particles,
+        hit_id=sel.hit_id.to_numpy(np.int64),
+        x=sel.x.to_numpy(np.float64),
+        y=sel.y.to_numpy(np.float64),
+        z=sel.z.to_numpy(np.float64),
+        layer=layer[inside],
+        layers=layers,
+    )

@@ -1,0 +1,119 @@
+"""The QUBO: E = sum_i a_i T_i + sum_{i<j} b_ij T_i T_j over triplet variables T_i.
+
+Built from numpy vectors (no per-variable Python objects). Variables are labelled 0..n-1, the index
+into :attr:`qtrack.triplets.Model.triplets`.
+
+File format (``.npz``, readable with ``numpy.load`` by any tool): ``linear`` (n,), ``irow``, ``icol``,
+``quad`` (couplers), and ``hit_ids`` (n, 3), the TrackML hit ids of each triplet variable, inner
+first. ``dimod.BinaryQuadraticModel.from_numpy_vectors(linear, (irow, icol, quad), 0.0, "BINARY")``
+rebuilds the model.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import dimod
+import numpy as np
+
+from .config import ModelConfig
+from .errors import InputError
+from .triplets import Model
+
+
+@dataclass(frozen=True)
+class Qubo:
+    linear: np.ndarray
+    irow: np.ndarray
+    icol: np.ndarray
+    quad: np.ndarray
+
+    @property
+    def num_variables(self) -> int:
+        return len(self.linear)
+
+    @property
+    def num_couplers(self) -> int:
+        return len(self.quad)
+
+    def to_bqm(self) -> dimod.BinaryQuadraticModel:
+        return dimod.BinaryQuadraticModel.from_numpy_vectors(
+            self.linear, (self.irow, self.icol, self.quad), 0.0, dimod.BINARY
+        )
+
+
+def impact_weights(x, y, z, model: Model, config: ModelConfig) -> np.ndarray:
+    """The reference's QallseD0 linear weights: penalise triplets far from the beam line.
+
+    d0 is the distance of the circle through the three hits from the origin minus its radius; z0 is
+    how far the larger of the two doublets' z intercepts lies outside the luminous region, times the
+    cosine of that doublet's R-Z angle.
+    """
+    t = model.triplets
+    ax, ay, bx, by, cx, cy = x[t.h1], y[t.h1], x[t.h2], y[t.h2], x[t.h3], y[t.h3]
+    den = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a2, b2, c2 = ax**2 + ay**2, bx**2 + by**2, cx**2 + cy**2
+        ux = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / den
+        uy = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / den
+        d0 = np.hypot(ux, uy) - np.hypot(ax - ux, ay - uy)
+    d0 = np.where(np.isfinite(d0), d0, 0.0)  # collinear hits: a straight line through the origin
+    r = np.hypot(x, y)
+    z0s, angles = [], []
+    for lo, hi in ((t.h1, t.h2), (t.h2, t.h3)):
+        dz, dr = z[hi] - z[lo], r[hi] - r[lo]
+        z0s.append(np.abs(z[hi] - dz / dr * r[hi]))
+        angles.append(np.arctan2(dz, dr))
+    first = z0s[0] >= z0s[1]
+    z0_far = np.where(first, z0s[0], z0s[1])
+    angle = np.where(first, angles[0], angles[1])
+    w = config.beamspot_half_length
+    z0 = (np.maximum(z0_far, w) - w) * np.cos(angle)
+    return (config.d0_factor * (1.0 - np.exp(-np.abs(d0) / config.d0_denom))
+            + config.z0_factor * (1.0 - np.exp(-np.abs(z0) / config.z0_denom)))
+
+
+def build_qubo(x, y, z, model: Model, config: ModelConfig = ModelConfig()) -> Qubo:
+    """Linear weights and couplers of the QUBO over the model's triplet variables."""
+    linear = np.full(model.n_variables, config.bias_weight, dtype=np.float64)
+    if config.use_d0_weights:
+        linear += impact_weights(x, y, z, model, config)
+    irow = np.concatenate([model.quad_t1, model.conflict_i])
+    icol = np.concatenate([model.quad_t2, model.conflict_j])
+    quad = np.concatenate([model.quad_strength,
+                           np.full(len(model.conflict_i), config.conflict_strength)])
+    return Qubo(linear, irow, icol, quad)
+
+
+def save_qubo(path: str | Path, qubo: Qubo, hit_ids: np.ndarray) -> Path:
+    """Write the QUBO atomically (temp file in the same directory, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, linear=qubo.linear, irow=qubo.irow, icol=qubo.icol,
+                                quad=qubo.quad, hit_ids=hit_ids)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_qubo(path: str | Path) -> tuple[Qubo, np.ndarray]:
+    """Read a QUBO file written by :func:`save_qubo`: the QUBO and the triplets' hit ids."""
+    path = Path(path)
+    try:
+        with np.load(path) as data:
+            missing = {"linear", "irow", "icol", "quad", "hit_ids"} - set(data.files)
+            if missing:
+                raise InputError(f"{path}: not a qtrack QUBO file (missing {', '.join(sorted(missing))})")
+            qubo = Qubo(data["linear"], data["irow"], data["icol"], data["quad"])
+            return qubo, data["hit_ids"]
+    except FileNotFoundError:
+        raise InputError(f"{path}: QUBO file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read as a QUBO .npz file ({exc})") from None

@@ -1,0 +1,149 @@
+"""Scores: the TrackML score, the reference's doublet precision/recall, track-level rates.
+
+Conventions
+-----------
+* ``trackml_score`` is the official trackml-library ``score_event``: every ``track_id`` of the
+  submission is a track, ``0`` included (the reference writes unassigned hits as track 0 and scores
+  them this way too); a track counts when more than half of its hits belong to its majority particle
+  and it holds more than half of that particle's hits; ties for the majority go to the smaller
+  particle id; the score is the summed truth weight of the majority particle's hits in counting
+  tracks, over the total weight.
+* Doublet precision/recall follow the reference: true doublets are consecutive hits (by radius) of a
+  particle among its weighted hits ("focused"); unweighted ones are ignored, not counted as fakes.
+* Track-level: a track *matches* a particle when > 50 % of its hits are that particle's and it
+  holds > 50 % of that particle's hits. Efficiency = matched focused particles / focused particles
+  (particles with non-zero total weight); fake rate = tracks in which no particle holds > 50 % of the
+  hits / tracks; duplicate rate = tracks whose > 50 % particle already has another such track /
+  tracks. Track ``0`` (no track) is excluded from track-level rates.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+
+def _majority(track_id: np.ndarray, particle_id: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+    """Per track: size, majority particle (smallest id among ties), its hit count and weight."""
+    df = pd.DataFrame({"track_id": track_id, "particle_id": particle_id, "weight": weight})
+    g = df.groupby(["track_id", "particle_id"], sort=True).agg(n=("weight", "size"), w=("weight", "sum"))
+    g = g.reset_index()
+    nhits = g.groupby("track_id")["n"].transform("sum")
+    g["nhits"] = nhits
+    # Stable sort by count descending keeps ascending particle id among equal counts.
+    g = g.sort_values(["track_id", "n", "particle_id"], ascending=[True, False, True], kind="stable")
+    return g.drop_duplicates("track_id", keep="first").reset_index(drop=True)
+
+
+def _align(truth_hit_id, sub_hit_id, sub_track_id) -> np.ndarray:
+    """Track id of every truth hit; the submission must list each truth hit exactly once."""
+    sub = pd.Series(np.asarray(sub_track_id), index=np.asarray(sub_hit_id))
+    if sub.index.duplicated().any():
+        dup = sub.index[sub.index.duplicated()][0]
+        raise InputError(f"submission: hit_id {dup} appears more than once")
+    missing = ~pd.Index(truth_hit_id).isin(sub.index)
+    if missing.any():
+        raise InputError(
+            f"submission: {int(missing.sum())} hit(s) of the event missing, e.g. hit_id {truth_hit_id[missing][0]}"
+        )
+    return sub.loc[np.asarray(truth_hit_id)].to_numpy()
+
+
+def trackml_score(truth_hit_id, particle_id, weight, sub_hit_id, sub_track_id) -> float:
+    """The official TrackML score of a submission (see the module docstring)."""
+    weight = np.asarray(weight, dtype=np.float64)
+    track_id = _align(truth_hit_id, sub_hit_id, sub_track_id)
+    total = weight.sum()
+    if total <= 0:
+        return 0.0
+    maj = _majority(track_id, np.asarray(particle_id), weight)
+    particle_nhits = pd.Series(np.asarray(particle_id)).value_counts()
+    pn = particle_nhits.loc[maj.particle_id].to_numpy()
+    good = (maj.n / maj.nhits > 0.5) & (maj.n / pn > 0.5)
+    return float(maj.w[good.to_numpy()].sum() / total)
+
+
+def true_doublets(hit_id, r, particle_id, weight) -> tuple[np.ndarray, np.ndarray]:
+    """(focused, unfocused) true doublets as (n, 2) hit-id arrays, the reference's definition."""
+    df = pd.DataFrame({"hit_id": hit_id, "r": r, "pid": particle_id, "w": weight})
+    df = df[df.pid != 0]
+    out = []
+    for part in (df[df.w > 0], df[df.w == 0]):
+        part = part.sort_values(["pid", "r"], kind="stable")
+        h, p = part.hit_id.to_numpy(), part.pid.to_numpy()
+        same = p[1:] == p[:-1]
+        out.append(np.stack([h[:-1][same], h[1:][same]], axis=1))
+    return out[0], out[1]
+
+
+def _rows_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mask of the rows of ``a`` (n, 2) that appear in ``b`` (m, 2)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(len(a), dtype=bool)
+    base = int(max(a.max(), b.max())) + 1
+    return np.isin(a[:, 0] * base + a[:, 1], b[:, 0] * base + b[:, 1])
+
+
+def doublet_scores(found: np.ndarray, focused: np.ndarray, unfocused: np.ndarray) -> dict:
+    """The reference's doublet precision and recall of ``found`` (n, 2) hit-id doublets."""
+    found = np.unique(found.reshape(-1, 2), axis=0) if len(found) else found.reshape(0, 2)
+    valid = int(_rows_in(found, focused).sum())
+    oops = int(_rows_in(found, unfocused).sum())
+    denom = len(found) - oops
+    return {
+        "doublet_precision": valid / denom if denom else 0.0,
+        "doublet_recall": valid / len(focused) if len(focused) else 0.0,
+        "doublets_found": int(len(found)),
+        "doublets_true": int(len(focused)),
+    }
+
+
+def track_rates(track_id, particle_id, weight) -> dict:
+    """Efficiency, fake rate and duplicate rate (see the module docstring)."""
+    track_id = np.asarray(track_id)
+    particle_id = np.asarray(particle_id)
+    weight = np.asarray(weight, dtype=np.float64)
+    pw = pd.Series(weight).groupby(particle_id).sum()
+    focused = set(pw.index[(pw.to_numpy() > 0) & (pw.index.to_numpy() != 0)])
+    on_track = track_id != 0
+    maj = _majority(track_id[on_track], particle_id[on_track], weight[on_track])
+    n_tracks = len(maj)
+    pn = pd.Series(particle_id).value_counts().loc[maj.particle_id].to_numpy()
+    pure = (maj.n / maj.nhits > 0.5).to_numpy() & (maj.particle_id.to_numpy() != 0)
+    matched = pure & (maj.n.to_numpy() / pn > 0.5)
+    matched_focused = {p for p in maj.particle_id[matched] if p in focused}
+    pure_per_particle = maj.particle_id[pure].value_counts()
+    duplicates = int((pure_per_particle - 1).clip(lower=0).sum())
+    return {
+        "tracks": int(n_tracks),
+        "focused_particles": len(focused),
+        "matched_focused": len(matched_focused),
+        "efficiency": len(matched_focused) / len(focused) if focused else 0.0,
+        "fake_rate": float((~pure).sum() / n_tracks) if n_tracks else 0.0,
+        "duplicate_rate": duplicates / n_tracks if n_tracks else 0.0,
+    }
+
+
+def submission_doublets(hit_id, r, track_id) -> np.ndarray:
+    """Consecutive hits (by radius) of every track of a submission, as (n, 2) hit ids."""
+    df = pd.DataFrame({"hit_id": hit_id, "r": r, "t": track_id})
+    df = df[df.t != 0].sort_values(["t", "r"], kind="stable")
+    h, t = df.hit_id.to_numpy(), df.t.to_numpy()
+    same = t[1:] == t[:-1]
+    return np.stack([h[:-1][same], h[1:][same]], axis=1)
+
+
+def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.DataFrame) -> dict:
+    """All scores of a TrackML submission (columns ``hit_id, track_id``) against truth."""
+    for col in ("hit_id", "track_id"):
+        if col not in submission.columns:
+            raise InputError(f"submission: missing column {col}; expected hit_id,track_id")
+    track_id = _align(truth.hit_id.to_numpy(), submission.hit_id.to_numpy(), submission.track_id.to_numpy())
+    r = np.hypot(hits.x.to_numpy(), hits.y.to_numpy())
+    pid, w, hid = truth.particle_id.to_numpy(), truth.weight.to_numpy(), truth.hit_id.to_numpy()
+    focused, unfocused = true_doublets(hid, r, pid, w)
+    out = {"trackml_score": trackml_score(hid, pid, w, hid, track_id)}
+    out.update(doublet_scores(submission_doublets(hid, r, track_id), focused, unfocused))
+    out.update(track_rates(track_id, pid, w))
+    return out

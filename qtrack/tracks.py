@@ -1,0 +1,137 @@
+"""Merge the selected triplets into tracks.
+
+The selected triplets give doublets (with duplicates). Doublets that no other doublet contests (no
+second doublet leaving the same hit, none entering the same hit) are chained into tracks. Contested
+doublets (forks and merges) are then added back greedily, each time the one that joins the longest
+tracks, as the reference does, but only where it keeps every hit on one track with one inner and one
+outer neighbour. Tracks shorter than ``min_hits`` are dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .config import TrackConfig
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Tracks as CSR: hits of track ``k`` are ``hits[ptr[k]:ptr[k+1]]`` (hit indices, inside out)."""
+
+    ptr: np.ndarray
+    hits: np.ndarray
+    #: Doublets of the tracks (hit indices), for doublet-level scores.
+    doublet_inner: np.ndarray
+    doublet_outer: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ptr) - 1
+
+    def track_of_hit(self, n_hits: int) -> np.ndarray:
+        """Track id per hit index: 1..n_tracks, 0 for hits on no track."""
+        tid = np.zeros(n_hits, dtype=np.int64)
+        tid[self.hits] = np.repeat(np.arange(1, len(self) + 1), np.diff(self.ptr))
+        return tid
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.ptr)
+
+
+@njit(cache=True)
+def _chain_length_in(prv, h):
+    n = 1
+    while prv[h] >= 0:
+        h = prv[h]
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _chain_length_out(nxt, h):
+    n = 1
+    while nxt[h] >= 0:
+        h = nxt[h]
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _link(start, end, n_hits):
+    nxt = np.full(n_hits, -1, dtype=np.int64)
+    prv = np.full(n_hits, -1, dtype=np.int64)
+    n_out = np.zeros(n_hits, dtype=np.int64)
+    n_in = np.zeros(n_hits, dtype=np.int64)
+    for k in range(len(start)):
+        n_out[start[k]] += 1
+        n_in[end[k]] += 1
+    contested = np.zeros(len(start), dtype=np.bool_)
+    for k in range(len(start)):
+        if n_out[start[k]] > 1 or n_in[end[k]] > 1:
+            contested[k] = True
+        else:
+            nxt[start[k]] = end[k]
+            prv[end[k]] = start[k]
+    # Re-add contested doublets, the one joining the longest tracks first.
+    alive = contested.copy()
+    while True:
+        best, best_score = -1, 0
+        for k in range(len(start)):
+            if not alive[k]:
+                continue
+            a, b = start[k], end[k]
+            if nxt[a] >= 0 or prv[b] >= 0:
+                alive[k] = False
+                continue
+            score = 0
+            if prv[a] >= 0:
+                score += _chain_length_in(prv, a)
+            if nxt[b] >= 0:
+                score += _chain_length_out(nxt, b)
+            if score > best_score:
+                best, best_score = k, score
+        if best < 0:
+            break
+        nxt[start[best]] = end[best]
+        prv[end[best]] = start[best]
+        alive[best] = False
+    return nxt, prv
+
+
+@njit(cache=True)
+def _collect(nxt, prv, min_hits):
+    n_hits = len(nxt)
+    ptr = [0]
+    hits = []
+    for h in range(n_hits):
+        if prv[h] >= 0 or nxt[h] < 0:
+            continue
+        if _chain_length_out(nxt, h) < min_hits:
+            continue
+        while h >= 0:
+            hits.append(h)
+            h = nxt[h]
+        ptr.append(len(hits))
+    return np.array(ptr, dtype=np.int64), np.array(hits, dtype=np.int64)
+
+
+def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.ndarray,
+                 hit_id: np.ndarray, config: TrackConfig = TrackConfig()) -> Tracks:
+    """Tracks from the selected triplets (hit-index arrays ``h1, h2, h3`` and a 0/1 mask).
+
+    ``hit_id`` orders contested doublets the same way in every run, whatever the hit order.
+    """
+    sel = np.asarray(selected, dtype=bool)
+    start = np.concatenate([h1[sel], h2[sel]])
+    end = np.concatenate([h2[sel], h3[sel]])
+    n_hits = len(hit_id)
+    key = np.unique(start * n_hits + end)
+    start, end = key // n_hits, key % n_hits
+    order = np.lexsort((hit_id[end], hit_id[start]))
+    nxt, prv = _link(start[order], end[order], n_hits)
+    ptr, hits = _collect(nxt, prv, max(config.min_hits, 2))
+    in_track = np.zeros(n_hits, dtype=bool)
+    in_track[hits] = True
+    inner = np.flatnonzero(in_track & (nxt >= 0))
+    return Tracks(ptr, hits, inner, nxt[inner])

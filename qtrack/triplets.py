@@ -1,0 +1,253 @@
+"""Triplets, quadruplets and conflicts: the QUBO's variables and couplers, as arrays.
+
+This reproduces the reference model (hepqpr-qallse ``QallseMp``): triplets are two doublets sharing
+the middle hit, cut on layer span, Menger curvature and the R-Z angle between the doublets;
+quadruplets are two triplets sharing a doublet, cut on curvature difference and strength, and kept
+only on a chain of ``min_qplet_path`` quadruplets. Only triplets of kept quadruplets become QUBO
+variables. Two variables conflict when they hold distinct doublets that start (or end) at the same
+hit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .config import ModelConfig
+from .doublets import Doublets
+
+
+@dataclass(frozen=True)
+class Triplets:
+    """Triplet ``t`` is doublet ``d1[t]`` followed by doublet ``d2[t]`` (hits ``h1 < h2 < h3``)."""
+
+    d1: np.ndarray
+    d2: np.ndarray
+    h1: np.ndarray
+    h2: np.ndarray
+    h3: np.ndarray
+    curvature: np.ndarray
+    drz: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.d1)
+
+    def take(self, index: np.ndarray) -> "Triplets":
+        return Triplets(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class Model:
+    """The QUBO's structure: variables are ``triplets`` (kept ones only), couplers index into them."""
+
+    triplets: Triplets
+    #: Quadruplet couplers (negative strength): variable pairs and their strength.
+    quad_t1: np.ndarray
+    quad_t2: np.ndarray
+    quad_strength: np.ndarray
+    #: Conflict couplers: variable pairs (i < j).
+    conflict_i: np.ndarray
+    conflict_j: np.ndarray
+    #: Sizes before the max-path filter, for the summary.
+    n_triplets_all: int
+    n_quadruplets_all: int
+
+    @property
+    def n_variables(self) -> int:
+        return len(self.triplets)
+
+
+@njit(cache=True)
+def _curvature(xa, ya, xb, yb, xc, yc):
+    # Signed Menger curvature 4*area/(|ab||bc||ca|), as the reference computes it.
+    dx1, dy1 = xb - xa, yb - ya
+    dx2, dy2 = xc - xa, yc - ya
+    twice_area = dx1 * dy2 - dy1 * dx2
+    return 2.0 * twice_area / (np.hypot(dx1, dy1) * np.hypot(xc - xb, yc - yb) * np.hypot(dx2, dy2))
+
+
+@njit(cache=True)
+def _angle_diff(a, b):
+    d = abs(b - a)
+    return d if d <= np.pi else 2 * np.pi - d
+
+
+@njit(cache=True)
+def _triplet_kernel(inner, outer, out_ptr, x, y, rank, rz, max_span, max_curv, max_drz,
+                    t_d1, t_d2, t_curv, t_drz, fill):
+    n = 0
+    for d1 in range(len(inner)):
+        a = inner[d1]
+        b = outer[d1]
+        for d2 in range(out_ptr[b], out_ptr[b + 1]):
+            c = outer[d2]
+            if rank[c] - rank[a] > max_span:
+                continue
+            curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
+            if abs(curv) > max_curv:
+                continue
+            drz = _angle_diff(rz[d1], rz[d2])
+            if drz > max_drz:
+                continue
+            if fill:
+                t_d1[n] = d1
+                t_d2[n] = d2
+                t_curv[n] = curv
+                t_drz[n] = drz
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _quadruplet_kernel(t_d1, t_d2, t_ptr, curv, drz, first_rank, last_rank, max_dcurv, max_drz,
+                       max_strength, num_mult, xy_rel, xy_pow, rz_pow, vl_pow,
+                       q_t1, q_t2, q_s, fill):
+    n = 0
+    for t1 in range(len(t_d1)):
+        d = t_d2[t1]
+        for t2 in range(t_ptr[d], t_ptr[d + 1]):
+            dcurv = abs(curv[t1] - curv[t2])
+            if dcurv > max_dcurv:
+                continue
+            xy = 1.0 - (dcurv / max_dcurv) ** xy_pow
+            rz = 1.0 - (max(drz[t1], drz[t2]) / max_drz) ** rz_pow
+            holes = last_rank[t2] - first_rank[t1] - 3
+            s = num_mult * (xy_rel * xy + (1.0 - xy_rel) * rz) / (1.0 + holes) ** vl_pow
+            if s > max_strength:
+                continue
+            if fill:
+                q_t1[n] = t1
+                q_t2[n] = t2
+                q_s[n] = s
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _max_path(q_t1, q_t2, order_fwd, n_triplets):
+    # Triplet chains only move outwards, so sorting quadruplets by the radius of their first
+    # triplet's first hit is a topological order of the quadruplet graph.
+    longest_in = np.zeros(n_triplets, dtype=np.int64)
+    longest_out = np.zeros(n_triplets, dtype=np.int64)
+    for k in range(len(order_fwd)):
+        q = order_fwd[k]
+        v = longest_in[q_t1[q]] + 1
+        if v > longest_in[q_t2[q]]:
+            longest_in[q_t2[q]] = v
+    for k in range(len(order_fwd) - 1, -1, -1):
+        q = order_fwd[k]
+        v = longest_out[q_t2[q]] + 1
+        if v > longest_out[q_t1[q]]:
+            longest_out[q_t1[q]] = v
+    path = np.empty(len(q_t1), dtype=np.int64)
+    for q in range(len(q_t1)):
+        path[q] = longest_in[q_t1[q]] + 1 + longest_out[q_t2[q]]
+    return path
+
+
+@njit(cache=True)
+def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fill):
+    # For every hit, every pair of distinct kept doublets ending (or starting) there puts all
+    # variables holding the one in conflict with all variables holding the other.
+    n = 0
+    for h in range(len(hit_ptr) - 1):
+        for a in range(hit_ptr[h], hit_ptr[h + 1]):
+            da = hit_doublets[a]
+            for b in range(a + 1, hit_ptr[h + 1]):
+                db = hit_doublets[b]
+                for ka in range(dbl_ptr[da], dbl_ptr[da + 1]):
+                    va = dbl_vars[ka]
+                    for kb in range(dbl_ptr[db], dbl_ptr[db + 1]):
+                        vb = dbl_vars[kb]
+                        if va == vb:
+                            continue
+                        if fill:
+                            out_i[n] = min(va, vb)
+                            out_j[n] = max(va, vb)
+                        n += 1
+    return n
+
+
+def _two_pass(kernel, args, dtypes):
+    """Run a count-then-fill kernel: the first pass sizes the outputs exactly."""
+    empties = [np.empty(0, dtype=t) for t in dtypes]
+    n = kernel(*args, *empties, False)
+    outs = [np.empty(n, dtype=t) for t in dtypes]
+    kernel(*args, *outs, True)
+    return outs
+
+
+def _csr(keys: np.ndarray, n: int) -> np.ndarray:
+    """Row pointers of ``keys`` (sorted) over ``n`` rows."""
+    return np.searchsorted(keys, np.arange(n + 1)).astype(np.int64)
+
+
+def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
+                   doublets: Doublets, max_layer_gap: int, config: ModelConfig = ModelConfig()) -> Triplets:
+    """All triplets passing the hard cuts. ``rank`` is each hit's layer position, inside out."""
+    n_hits = len(x)
+    r = np.hypot(x, y)
+    inner, outer = doublets.inner, doublets.outer
+    rz = np.arctan2(z[outer] - z[inner], r[outer] - r[inner])
+    out_ptr = _csr(inner, n_hits)
+    d1, d2, curv, drz = _two_pass(
+        _triplet_kernel,
+        (inner, outer, out_ptr, x, y, rank, rz, max_layer_gap + 1, config.tplet_max_curv,
+         config.tplet_max_drz),
+        (np.int64, np.int64, np.float64, np.float64),
+    )
+    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz)
+
+
+def build_model(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
+                doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig()) -> Model:
+    """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``)."""
+    n_hits = len(x)
+    t_ptr = _csr(triplets.d1, len(doublets))
+    q_t1, q_t2, q_s = _two_pass(
+        _quadruplet_kernel,
+        (triplets.d1, triplets.d2, t_ptr, triplets.curvature, triplets.drz, rank[triplets.h1],
+         rank[triplets.h3], config.qplet_max_dcurv, config.tplet_max_drz,
+         config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,
+         config.xy_power, config.rz_power, config.volayer_power),
+        (np.int64, np.int64, np.float64),
+    )
+    n_quadruplets_all = len(q_t1)
+    r = np.hypot(x, y)
+    order = np.argsort(r[triplets.h1[q_t1]], kind="stable")
+    path = _max_path(q_t1, q_t2, order, len(triplets))
+    keep = path >= config.min_qplet_path
+    q_t1, q_t2, q_s = q_t1[keep], q_t2[keep], q_s[keep]
+
+    kept = np.unique(np.concatenate([q_t1, q_t2]))
+    var_of = np.full(len(triplets), -1, dtype=np.int64)
+    var_of[kept] = np.arange(len(kept))
+    tk = triplets.take(kept)
+
+    # Kept doublets and, for each, the variables that hold it.
+    dbl = np.concatenate([tk.d1, tk.d2])
+    var = np.concatenate([np.arange(len(kept)), np.arange(len(kept))])
+    by_dbl = np.lexsort((var, dbl))
+    dbl, var = dbl[by_dbl], var[by_dbl]
+    kept_dbl, dbl_local = np.unique(dbl, return_inverse=True)
+    dbl_ptr = _csr(dbl_local, len(kept_dbl))
+    pairs = []
+    for end in (doublets.outer, doublets.inner):
+        hits = end[kept_dbl]
+        by_hit = np.argsort(hits, kind="stable")
+        pairs.append(_two_pass(
+            _conflict_kernel,
+            (_csr(hits[by_hit], n_hits), by_hit.astype(np.int64), dbl_ptr, var),
+            (np.int64, np.int64),
+        ))
+    ci = np.concatenate([pairs[0][0], pairs[1][0]])
+    cj = np.concatenate([pairs[0][1], pairs[1][1]])
+    n_var = max(len(kept), 1)
+    key = np.unique(ci * n_var + cj)
+    return Model(
+        triplets=tk,
+        quad_t1=var_of[q_t1], quad_t2=var_of[q_t2], quad_strength=q_s,
+        conflict_i=key // n_var, conflict_j=key % n_var,
+        n_triplets_all=len(triplets), n_quadruplets_all=n_quadruplets_all,
+    )
