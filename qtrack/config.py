@@ -92,6 +92,11 @@ class TrackConfig:
     """Merging selected triplets into tracks."""
 
     min_hits: int = 5
+    #: Largest |z| (mm) at which a track's straight-line fit in r-z meets the beam line. Not in
+    #: the reference: it removes combinatorial fakes built from hits of several low-pT particles,
+    #: which dominate at full density, while real tracks stay within a few cm of the luminous
+    #: region. 0 turns the check off.
+    max_z0: float = 50.0
 
 
 @dataclass(frozen=True)

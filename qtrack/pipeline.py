@@ -214,7 +214,8 @@ def solve_built(built: Built, sampler: dimod.Sampler, sampler_name: str | None =
                       f"energy {solution.energy:.3f}")
     t = built.model.triplets
     with _stage(timings, "tracks") as st:
-        tracks = build_tracks(t.h1, t.h2, t.h3, solution.state, event.hit_id, config.tracks)
+        tracks = build_tracks(t.h1, t.h2, t.h3, solution.state, event.hit_id, config.tracks,
+                              r=event.r, z=event.z)
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(
             event.hits.hit_id.to_numpy(), fill_value=0).to_numpy()

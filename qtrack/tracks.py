@@ -4,7 +4,9 @@ The selected triplets give doublets (with duplicates). Doublets that no other do
 second doublet leaving the same hit, none entering the same hit) are chained into tracks. Contested
 doublets (forks and merges) are then added back greedily, each time the one that joins the longest
 tracks, as the reference does, but only where it keeps every hit on one track with one inner and one
-outer neighbour. Tracks shorter than ``min_hits`` are dropped.
+outer neighbour. Tracks shorter than ``min_hits`` are dropped, and so are tracks whose
+straight-line fit in r-z misses the luminous region by more than ``max_z0`` (when the hit
+coordinates are given).
 """
 from __future__ import annotations
 
@@ -116,11 +118,25 @@ def _collect(nxt, prv, min_hits):
     return np.array(ptr, dtype=np.int64), np.array(hits, dtype=np.int64)
 
 
+def track_z0(ptr: np.ndarray, hits: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """z intercept at r = 0 of each track's least-squares line z(r)."""
+    if len(ptr) < 2:
+        return np.zeros(0)
+    n = np.diff(ptr).astype(np.float64)
+    rh, zh = r[hits], z[hits]
+    sr, sz = np.add.reduceat(rh, ptr[:-1]), np.add.reduceat(zh, ptr[:-1])
+    srr, srz = np.add.reduceat(rh * rh, ptr[:-1]), np.add.reduceat(rh * zh, ptr[:-1])
+    slope = (n * srz - sr * sz) / (n * srr - sr * sr)
+    return (sz - slope * sr) / n
+
+
 def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.ndarray,
-                 hit_id: np.ndarray, config: TrackConfig = TrackConfig()) -> Tracks:
+                 hit_id: np.ndarray, config: TrackConfig = TrackConfig(),
+                 r: np.ndarray | None = None, z: np.ndarray | None = None) -> Tracks:
     """Tracks from the selected triplets (hit-index arrays ``h1, h2, h3`` and a 0/1 mask).
 
     ``hit_id`` orders contested doublets the same way in every run, whatever the hit order.
+    With the hits' ``r`` and ``z`` (mm), tracks failing the ``max_z0`` check are dropped.
     """
     sel = np.asarray(selected, dtype=bool)
     start = np.concatenate([h1[sel], h2[sel]])
@@ -131,6 +147,11 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     order = np.lexsort((hit_id[end], hit_id[start]))
     nxt, prv = _link(start[order], end[order], n_hits)
     ptr, hits = _collect(nxt, prv, max(config.min_hits, 2))
+    if config.max_z0 > 0 and r is not None and z is not None and len(ptr) > 1:
+        keep = np.abs(track_z0(ptr, hits, r, z)) <= config.max_z0
+        lengths = np.diff(ptr)[keep]
+        hits = hits[np.repeat(keep, np.diff(ptr))]
+        ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     in_track = np.zeros(n_hits, dtype=bool)
     in_track[hits] = True
     inner = np.flatnonzero(in_track & (nxt >= 0))
