@@ -21,7 +21,11 @@ _GEV_PER_TESLA_MM = 0.3e-3
 
 @dataclass(frozen=True)
 class Doublets:
-    """Doublets as two hit-index arrays, sorted by (inner, outer); inner is the smaller radius."""
+    """Doublets as two hit-index arrays; inner is the smaller radius.
+
+    Sorted by inner hit, then by the doublet's R-Z angle, so that the doublets leaving a hit that
+    continue a given direction are one contiguous, binary-searchable range.
+    """
 
     inner: np.ndarray
     outer: np.ndarray
@@ -91,6 +95,11 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, z0_max, cot_
     return n
 
 
+def rz_angle(inner: np.ndarray, outer: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Angle of each doublet to the r axis in the R-Z plane, atan2(dz, dr)."""
+    return np.arctan2(z[outer] - z[inner], r[outer] - r[inner])
+
+
 def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarray,
                    layers: LayerTable, config: DoubletConfig = DoubletConfig()) -> Doublets:
     """Doublets over hits given as coordinate arrays (mm) and layer indices into ``layers``."""
@@ -109,5 +118,5 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     outer = np.empty(n, dtype=np.int64)
     _doublet_kernel(*args, inner, outer, True)
     inner, outer = order[inner], order[outer]
-    sort = np.lexsort((outer, inner))
+    sort = np.lexsort((outer, rz_angle(inner, outer, r, z), inner))
     return Doublets(inner[sort], outer[sort])

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .config import ModelConfig
-from .doublets import Doublets
+from .doublets import Doublets, rz_angle
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,10 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, rank, rz, max_span, max_curv, m
     for d1 in range(len(inner)):
         a = inner[d1]
         b = outer[d1]
-        for d2 in range(out_ptr[b], out_ptr[b + 1]):
+        # Doublets leaving b are sorted by R-Z angle: only a window can pass the drz cut.
+        lo = out_ptr[b] + np.searchsorted(rz[out_ptr[b]:out_ptr[b + 1]], rz[d1] - max_drz)
+        hi = out_ptr[b] + np.searchsorted(rz[out_ptr[b]:out_ptr[b + 1]], rz[d1] + max_drz, side="right")
+        for d2 in range(lo, hi):
             c = outer[d2]
             if rank[c] - rank[a] > max_span:
                 continue
@@ -185,11 +188,14 @@ def _csr(keys: np.ndarray, n: int) -> np.ndarray:
 
 def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
                    doublets: Doublets, max_layer_gap: int, config: ModelConfig = ModelConfig()) -> Triplets:
-    """All triplets passing the hard cuts. ``rank`` is each hit's layer position, inside out."""
+    """All triplets passing the hard cuts. ``rank`` is each hit's layer position, inside out.
+
+    Triplets come out sorted by ``d1`` (the order :func:`build_model` needs).
+    """
     n_hits = len(x)
     r = np.hypot(x, y)
     inner, outer = doublets.inner, doublets.outer
-    rz = np.arctan2(z[outer] - z[inner], r[outer] - r[inner])
+    rz = rz_angle(inner, outer, r, z)
     out_ptr = _csr(inner, n_hits)
     d1, d2, curv, drz = _two_pass(
         _triplet_kernel,
