@@ -2,7 +2,8 @@
 
 Hits are sorted by (layer, phi); for every allowed layer pair each inner hit looks only at the outer
 hits inside its phi window, found by binary search. The window is the phi a track of the minimum pT
-bends by between the two radii (plus a tolerance), so the work per hit is proportional to the local
+bends by between the two radii, widened for a transverse impact parameter up to ``d0_max`` and a
+tolerance, so the work per hit is proportional to the local
 hit density times the window, not to the number of hits in the layer.
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _bend(r, inv_2R):
 
 
 @njit(cache=True)
-def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, z0_max, cot_max,
+def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, d0_max, z0_max, cot_max,
                     out_inner, out_outer, fill):
     n = 0
     for p in range(pairs.shape[0]):
@@ -56,8 +57,9 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, z0_max, cot_
         for i in range(a0, a1):
             ri = r[i]
             zi = z[i]
-            bend_i = _bend(ri, inv_2R)
-            window = _bend(r_out_max, inv_2R) - bend_i + phi_tol
+            bend_i = _bend(ri, inv_2R) - phi_tol - d0_max / ri
+            # Both the bend and the d0 term grow with r_out: the outermost hit bounds the window.
+            window = _bend(r_out_max, inv_2R) - d0_max / r_out_max - bend_i
             lo_phi = phi[i] - window
             hi_phi = phi[i] + window
             # Up to two ranges in the sorted phi array when the window wraps around +-pi.
@@ -86,7 +88,7 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, z0_max, cot_
                         dphi -= 2 * np.pi
                     elif dphi < -np.pi:
                         dphi += 2 * np.pi
-                    if abs(dphi) > _bend(r[j], inv_2R) - bend_i + phi_tol:
+                    if abs(dphi) > _bend(r[j], inv_2R) - d0_max / r[j] - bend_i:
                         continue
                     if fill:
                         out_inner[n] = i
@@ -111,7 +113,7 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     inv_2R = 1.0 / (2.0 * config.min_pt / (_GEV_PER_TESLA_MM * config.field_tesla))
     cot_max = float(np.sinh(config.eta_max))
     args = (layer_start, phi[order], r[order], z[order], pairs, inv_2R, config.phi_tolerance,
-            config.z0_max, cot_max)
+            config.d0_max, config.z0_max, cot_max)
     empty = np.empty(0, dtype=np.int64)
     n = _doublet_kernel(*args, empty, empty, False)
     inner = np.empty(n, dtype=np.int64)
