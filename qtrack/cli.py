@@ -225,7 +225,7 @@ def score(submission, event, as_json, verbose, quiet):
     if not ev.has_truth:
         raise QtrackError(f"{ev.prefix}-truth.csv: no truth file, cannot score")
     sub = _read_csv(Path(submission), ("hit_id", "track_id"), ("hit_id", "track_id"))
-    scores = score_submission(ev.hits, ev.truth, sub)
+    scores = score_submission(ev.hits, ev.truth, sub, source=str(submission))
     if as_json:
         click.echo(json.dumps(scores, indent=2))
     else:

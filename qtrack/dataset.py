@@ -79,12 +79,15 @@ def make_dataset(event: str | Path, density: float, outdir: str | Path, seed: in
     ev = load_event(event, layers=layers)
     if not ev.has_truth:
         raise InputError(f"{ev.prefix}-truth.csv: the dataset maker needs truth")
+    outdir = Path(outdir)
+    out = outdir / (prefix or ev.name)
+    if out.resolve() == ev.prefix.resolve():
+        raise InputError(f"{out}-hits.csv: the output would overwrite the input event; "
+                         "choose another output directory or prefix")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**31)
     hits, truth, chosen = reduce_event(ev.hits, ev.truth, density, seed, layers)
-    outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    out = outdir / (prefix or ev.name)
     _write_csv(hits, out.with_name(f"{out.name}-hits.csv"))
     _write_csv(truth, out.with_name(f"{out.name}-truth.csv"))
     if ev.particles is not None:

@@ -73,7 +73,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
         SamplerSpec("tabu", "tabu search (dwave-samplers); dense, small problems only",
                     ("dwave.samplers",), _tabu, max_variables=10_000),
         SamplerSpec("exact", "exhaustive enumeration (dimod); tiny problems only", ("dimod",),
-                    _exact, max_variables=24),
+                    _exact, max_variables=18),
         SamplerSpec("sb", "simulated bifurcation, ballistic or discrete (qtrack, numba)",
                     ("numba",), _sb),
         SamplerSpec("qpu", "D-Wave QPU via dwave-system, decomposed into embeddable sub-problems",

@@ -36,16 +36,16 @@ def _majority(track_id: np.ndarray, particle_id: np.ndarray, weight: np.ndarray)
     return g.drop_duplicates("track_id", keep="first").reset_index(drop=True)
 
 
-def _align(truth_hit_id, sub_hit_id, sub_track_id) -> np.ndarray:
+def _align(truth_hit_id, sub_hit_id, sub_track_id, source: str = "submission") -> np.ndarray:
     """Track id of every truth hit; the submission must list each truth hit exactly once."""
     sub = pd.Series(np.asarray(sub_track_id), index=np.asarray(sub_hit_id))
     if sub.index.duplicated().any():
         dup = sub.index[sub.index.duplicated()][0]
-        raise InputError(f"submission: hit_id {dup} appears more than once")
+        raise InputError(f"{source}: hit_id {dup} appears more than once")
     missing = ~pd.Index(truth_hit_id).isin(sub.index)
     if missing.any():
         raise InputError(
-            f"submission: {int(missing.sum())} hit(s) of the event missing, e.g. hit_id {truth_hit_id[missing][0]}"
+            f"{source}: {int(missing.sum())} hit(s) of the event missing, e.g. hit_id {truth_hit_id[missing][0]}"
         )
     return sub.loc[np.asarray(truth_hit_id)].to_numpy()
 
@@ -134,12 +134,17 @@ def submission_doublets(hit_id, r, track_id) -> np.ndarray:
     return np.stack([h[:-1][same], h[1:][same]], axis=1)
 
 
-def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.DataFrame) -> dict:
-    """All scores of a TrackML submission (columns ``hit_id, track_id``) against truth."""
+def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.DataFrame,
+                     source: str = "submission") -> dict:
+    """All scores of a TrackML submission (columns ``hit_id, track_id``) against truth.
+
+    ``source`` names the submission (its file) in error messages.
+    """
     for col in ("hit_id", "track_id"):
         if col not in submission.columns:
-            raise InputError(f"submission: missing column {col}; expected hit_id,track_id")
-    track_id = _align(truth.hit_id.to_numpy(), submission.hit_id.to_numpy(), submission.track_id.to_numpy())
+            raise InputError(f"{source}: missing column {col}; expected hit_id,track_id")
+    track_id = _align(truth.hit_id.to_numpy(), submission.hit_id.to_numpy(), submission.track_id.to_numpy(),
+                      source)
     r = np.hypot(hits.x.to_numpy(), hits.y.to_numpy())
     pid, w, hid = truth.particle_id.to_numpy(), truth.weight.to_numpy(), truth.hit_id.to_numpy()
     focused, unfocused = true_doublets(hid, r, pid, w)

@@ -1,0 +1,702 @@
+"""The numba kernels against slow, straightforward Python versions of the reference model.
+
+The brute-force versions below are written from the documentation (qtrack.config docstrings and the
+reference model, hepqpr-qallse ``QallseMp``/``QallseD0``), not from qtrack's code: all hit pairs for
+doublets, nested loops and dicts for triplets/quadruplets/conflicts, the reference's recursive
+longest-path search, and a per-triplet circle fit for the impact weights.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import VOLAYERS
+from qtrack.config import DoubletConfig, ModelConfig, TrackConfig
+from qtrack.detector import TRACKML_BARREL, layer_rank
+from qtrack.doublets import Doublets, build_doublets
+from qtrack.event import Event
+from qtrack.qubo import build_qubo, impact_weights
+from qtrack.tracks import build_tracks
+from qtrack.triplets import Model, Triplets, build_model, build_triplets
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+def _volayer(ev: Event) -> np.ndarray:
+    """Reference volayer index of every array hit, from the raw volume/layer ids."""
+    hits = ev.hits.set_index("hit_id").loc[ev.hit_id]
+    return np.array([VOLAYERS.index((int(v), int(l))) for v, l in zip(hits.volume_id, hits.layer_id)])
+
+
+def _subset(ev: Event, mask: np.ndarray) -> Event:
+    return Event(name=ev.name, prefix=ev.prefix, hits=ev.hits[ev.hits.hit_id.isin(ev.hit_id[mask])],
+                 truth=None, particles=None, hit_id=ev.hit_id[mask], x=ev.x[mask], y=ev.y[mask],
+                 z=ev.z[mask], layer=ev.layer[mask], layers=ev.layers)
+
+
+@pytest.fixture(scope="module")
+def dense_event(event):
+    """The shipped event plus two slightly rotated/stretched copies: many forks and conflicts."""
+    parts = [(event.x, event.y, event.z)]
+    for angle, zscale in ((0.004, 1.003), (-0.007, 0.996)):
+        c, s = math.cos(angle), math.sin(angle)
+        parts.append((c * event.x - s * event.y, s * event.x + c * event.y, event.z * zscale))
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    z = np.concatenate([p[2] for p in parts])
+    n = event.n_hits
+    hit_id = np.concatenate([event.hit_id + k * 10_000_000 for k in range(3)])
+    layer = np.tile(event.layer, 3)
+    hits = pd.DataFrame({"hit_id": hit_id, "x": x, "y": y, "z": z,
+                         "volume_id": np.tile(event.hits.volume_id.to_numpy(), 3),
+                         "layer_id": np.tile(event.hits.layer_id.to_numpy(), 3)})
+    assert len(hits) == 3 * n
+    return Event(name="dense", prefix=event.prefix, hits=hits, truth=None, particles=None,
+                 hit_id=hit_id, x=x, y=y, z=z, layer=layer, layers=event.layers)
+
+
+def _rank(ev: Event) -> np.ndarray:
+    return layer_rank(ev.layers)[ev.layer]
+
+
+# --------------------------------------------------------------------------------------------
+# (1) Doublets
+# --------------------------------------------------------------------------------------------
+
+def _d0_max(cfg: DoubletConfig) -> float:
+    """Transverse impact parameter the phi window allows for, if the config has that knob: a track
+    passing d0 from the beam line turns by d0 * (1/r_in - 1/r_out) more between the two hits."""
+    return float(getattr(cfg, "d0_max", 0.0))
+
+
+def brute_doublets(x, y, z, volayer, cfg: DoubletConfig) -> set[tuple[int, int]]:
+    """Every hit pair (i, j) that passes the documented seeding cuts; pure Python.
+
+    |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)].
+    """
+    R = cfg.min_pt / (0.3e-3 * cfg.field_tesla)  # mm
+    cot_max = math.sinh(cfg.eta_max)
+    d0_max = _d0_max(cfg)
+    n = len(x)
+    r = [math.hypot(x[i], y[i]) for i in range(n)]
+    phi = [math.atan2(y[i], x[i]) for i in range(n)]
+    vl = [int(v) for v in volayer]
+    zz = [float(v) for v in z]
+    out = set()
+    for i in range(n):
+        for j in range(n):
+            gap = vl[j] - vl[i]
+            if gap < 1 or gap > cfg.max_layer_gap:
+                continue
+            dr = r[j] - r[i]
+            if dr <= 0:
+                continue
+            dz = zz[j] - zz[i]
+            if abs(dz / dr) > cot_max:
+                continue
+            if abs(zz[i] - r[i] * dz / dr) > cfg.z0_max:
+                continue
+            dphi = phi[j] - phi[i]
+            while dphi > math.pi:
+                dphi -= 2 * math.pi
+            while dphi < -math.pi:
+                dphi += 2 * math.pi
+            window = (math.asin(r[j] / (2 * R)) - math.asin(r[i] / (2 * R)) + cfg.phi_tolerance
+                      + d0_max * (1 / r[i] - 1 / r[j]))
+            if abs(dphi) > window:
+                continue
+            out.add((i, j))
+    return out
+
+
+def brute_doublets_numpy(x, y, z, volayer, cfg: DoubletConfig) -> set[tuple[int, int]]:
+    """Same cuts as :func:`brute_doublets`, over all pairs, vectorised one inner layer at a time."""
+    R = cfg.min_pt / (0.3e-3 * cfg.field_tesla)
+    cot_max = np.sinh(cfg.eta_max)
+    d0_max = _d0_max(cfg)
+    r = np.hypot(x, y)
+    phi = np.arctan2(y, x)
+    out = set()
+    for v in np.unique(volayer):
+        ii = np.flatnonzero(volayer == v)
+        # Candidates: hits 1..max_layer_gap layers further out (the cut is applied again below).
+        cand = np.flatnonzero((volayer > v) & (volayer <= v + cfg.max_layer_gap))
+        for jj in np.array_split(cand, max(1, len(cand) // 3000)):
+            gap = volayer[None, jj] - volayer[ii, None]
+            dr = r[None, jj] - r[ii, None]
+            dz = z[None, jj] - z[ii, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ok = (gap >= 1) & (gap <= cfg.max_layer_gap) & (dr > 0)
+                ok &= np.abs(dz / dr) <= cot_max
+                ok &= np.abs(z[ii, None] - r[ii, None] * dz / dr) <= cfg.z0_max
+                dphi = np.remainder(phi[None, jj] - phi[ii, None] + np.pi, 2 * np.pi) - np.pi
+                window = (np.arcsin(r[None, jj] / (2 * R)) - np.arcsin(r[ii, None] / (2 * R))
+                          + cfg.phi_tolerance + d0_max * (1 / r[ii, None] - 1 / r[None, jj]))
+                ok &= np.abs(dphi) <= window
+            a, b = np.nonzero(ok)
+            out.update(zip(ii[a].tolist(), jj[b].tolist()))
+    return out
+
+
+def _as_set(d: Doublets) -> set[tuple[int, int]]:
+    pairs = list(zip(d.inner.tolist(), d.outer.tolist()))
+    assert len(pairs) == len(set(pairs)), "duplicate doublets"
+    return set(pairs)
+
+
+DOUBLET_CONFIGS = {
+    "default": DoubletConfig(),
+    "no-holes": DoubletConfig(max_layer_gap=1),
+    "loose": DoubletConfig(max_layer_gap=3, min_pt=0.5, phi_tolerance=0.05, z0_max=120.0, eta_max=1.2),
+    "tight": DoubletConfig(min_pt=2.0, phi_tolerance=0.0, z0_max=50.0, field_tesla=2.5),
+}
+if "d0_max" in DoubletConfig.__dataclass_fields__:
+    DOUBLET_CONFIGS["d0"] = DoubletConfig(d0_max=2.5)
+
+
+@pytest.mark.parametrize("wedge", ["middle", "across-pi"])
+@pytest.mark.parametrize("cfg_name", list(DOUBLET_CONFIGS))
+def test_doublets_match_pure_python_on_a_phi_wedge(event, cfg_name, wedge):
+    cfg = DOUBLET_CONFIGS[cfg_name]
+    phi = event.phi
+    mask = (phi > 0.3) & (phi < 0.9) if wedge == "middle" else np.abs(phi) > 2.75
+    ev = _subset(event, mask)
+    assert 200 < ev.n_hits < 450
+    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, cfg)
+    expected = brute_doublets(ev.x, ev.y, ev.z, _volayer(ev), cfg)
+    assert len(expected) > 50
+    got = _as_set(d)
+    assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])
+    if wedge == "across-pi":
+        # Doublets that cross the +-pi seam exist and are found.
+        dphi = np.abs(ev.phi[d.outer] - ev.phi[d.inner])
+        assert (dphi > np.pi).any()
+
+
+@pytest.mark.parametrize("cfg_name", [c for c in DOUBLET_CONFIGS if c in ("default", "loose", "d0")])
+def test_doublets_match_all_pairs_on_the_whole_event(event, cfg_name):
+    cfg = DOUBLET_CONFIGS[cfg_name]
+    d = build_doublets(event.x, event.y, event.z, event.layer, event.layers, cfg)
+    expected = brute_doublets_numpy(event.x, event.y, event.z, _volayer(event), cfg)
+    got = _as_set(d)
+    assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])
+    assert len(got) > 3000
+
+
+def test_doublets_are_sorted_and_point_outwards(event):
+    d = build_doublets(event.x, event.y, event.z, event.layer, event.layers)
+    # Sorted by inner hit (the triplet kernel walks the doublets leaving a hit as one range), then
+    # by R-Z angle, as the Doublets docstring says.
+    assert (np.diff(d.inner) >= 0).all()
+    r, z = event.r, event.z
+    angle = np.arctan2(z[d.outer] - z[d.inner], r[d.outer] - r[d.inner])
+    same = d.inner[1:] == d.inner[:-1]
+    assert (np.diff(angle)[same] >= 0).all()
+    assert (r[d.outer] > r[d.inner]).all()
+
+
+def test_doublets_do_not_depend_on_hit_order(event):
+    perm = np.random.default_rng(3).permutation(event.n_hits)
+    d0 = build_doublets(event.x, event.y, event.z, event.layer, event.layers)
+    d1 = build_doublets(event.x[perm], event.y[perm], event.z[perm], event.layer[perm], event.layers)
+    hid = event.hit_id
+    a = set(zip(hid[d0.inner].tolist(), hid[d0.outer].tolist()))
+    b = set(zip(hid[perm][d1.inner].tolist(), hid[perm][d1.outer].tolist()))
+    assert a == b
+
+
+def test_doublets_dense_event(dense_event):
+    ev = dense_event
+    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers)
+    assert _as_set(d) == brute_doublets_numpy(ev.x, ev.y, ev.z, _volayer(ev), DoubletConfig())
+
+
+def test_doublets_empty_layers():
+    # Hits on two layers only, far apart in phi: no doublet; no hits at all: no doublet.
+    x = np.array([30.0, -70.0]); y = np.array([5.0, 10.0]); z = np.array([0.0, 0.0])
+    layer = np.array([0, 1], dtype=np.int32)
+    assert len(build_doublets(x, y, z, layer, TRACKML_BARREL)) == 0
+    e = np.empty(0)
+    assert len(build_doublets(e, e, e, np.empty(0, dtype=np.int32), TRACKML_BARREL)) == 0
+    # Same phi: one doublet.
+    x2 = np.array([30.0, 70.0]); y2 = np.array([1.0, 2.0])
+    d = build_doublets(x2, y2, z, layer, TRACKML_BARREL)
+    assert list(zip(d.inner, d.outer)) == [(0, 1)]
+
+
+# --------------------------------------------------------------------------------------------
+# (2) Triplets
+# --------------------------------------------------------------------------------------------
+
+def ref_curvature(p0, p1, p2):
+    """Signed Menger curvature, written as hepqpr-qallse's utils.curvature."""
+    (x0, y0), (x1, y1), (x2, y2) = p0, p1, p2
+    dx1, dy1 = x1 - x0, y1 - y0
+    dx2, dy2 = x2 - x0, y2 - y0
+    twice_area = dx1 * dy2 - dy1 * dx2
+    return 2 * twice_area / (math.hypot(dx1, dy1) * math.hypot(x2 - x1, y2 - y1) * math.hypot(dx2, dy2))
+
+
+def ref_angle_diff(a1, a2):
+    d = abs(a2 - a1)
+    return d if d <= math.pi else 2 * math.pi - d
+
+
+def brute_triplets(ev: Event, d: Doublets, max_layer_gap: int, cfg: ModelConfig):
+    """{(h1, h2, h3): (curvature, drz)} from doublet pairs sharing the middle hit."""
+    x, y, z, r = ev.x.tolist(), ev.y.tolist(), ev.z.tolist(), ev.r.tolist()
+    vl = _volayer(ev).tolist()
+    pairs = list(zip(d.inner.tolist(), d.outer.tolist()))
+    starting = defaultdict(list)
+    for a, b in pairs:
+        starting[a].append(b)
+    rz = {(a, b): math.atan2(z[b] - z[a], r[b] - r[a]) for a, b in pairs}
+    out = {}
+    for a, b in pairs:
+        for c in starting[b]:
+            if vl[c] - vl[a] > max_layer_gap + 1:
+                continue
+            curv = ref_curvature((x[a], y[a]), (x[b], y[b]), (x[c], y[c]))
+            if abs(curv) > cfg.tplet_max_curv:
+                continue
+            drz = ref_angle_diff(rz[(a, b)], rz[(b, c)])
+            if drz > cfg.tplet_max_drz:
+                continue
+            out[(a, b, c)] = (curv, drz)
+    return out
+
+
+MODEL_CONFIGS = {
+    "default": (DoubletConfig(), ModelConfig()),
+    "loose": (DoubletConfig(max_layer_gap=3), ModelConfig(tplet_max_curv=1.5e-3, tplet_max_drz=0.2,
+                                                          qplet_max_dcurv=3e-4, qplet_max_strength=-0.1,
+                                                          min_qplet_path=3, xy_relative_strength=0.3,
+                                                          xy_power=2.0, rz_power=0.5, volayer_power=1.0)),
+}
+
+
+def _triplet_dict(t: Triplets):
+    keys = list(zip(t.h1.tolist(), t.h2.tolist(), t.h3.tolist()))
+    assert len(keys) == len(set(keys)), "duplicate triplets"
+    return dict(zip(keys, zip(t.curvature.tolist(), t.drz.tolist())))
+
+
+def _check_triplets(ev, dcfg, mcfg):
+    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, dcfg)
+    t = build_triplets(ev.x, ev.y, ev.z, _rank(ev), d, dcfg.max_layer_gap, mcfg)
+    # Structure: d1/d2 index the doublets, hits follow from them, sorted by d1 (build_model needs it).
+    np.testing.assert_array_equal(d.inner[t.d1], t.h1)
+    np.testing.assert_array_equal(d.outer[t.d1], t.h2)
+    np.testing.assert_array_equal(d.inner[t.d2], t.h2)
+    np.testing.assert_array_equal(d.outer[t.d2], t.h3)
+    assert (np.diff(t.d1) >= 0).all()
+    got = _triplet_dict(t)
+    expected = brute_triplets(ev, d, dcfg.max_layer_gap, mcfg)
+    assert len(expected) > 100
+    assert set(got) == set(expected), (sorted(set(got) - set(expected))[:5],
+                                       sorted(set(expected) - set(got))[:5])
+    for k, (curv, drz) in expected.items():
+        assert abs(got[k][0] - curv) <= 1e-12, (k, got[k], curv)
+        assert abs(got[k][1] - drz) <= 1e-12, (k, got[k], drz)
+    return d, t
+
+
+@pytest.mark.parametrize("cfg_name", list(MODEL_CONFIGS))
+def test_triplets_match_reference(event, cfg_name):
+    _check_triplets(event, *MODEL_CONFIGS[cfg_name])
+
+
+def test_triplet_curvature_sign_and_value():
+    # Three points on a circle of radius 1000 mm centred at (0, 1000): counter-clockwise seen from
+    # the centre, so the reference's signed curvature is +1/1000; mirrored in y it is -1/1000.
+    ang = np.array([-np.pi / 2, -np.pi / 2 + 0.05, -np.pi / 2 + 0.11])
+    x = 1000 * np.cos(ang)
+    y = 1000 + 1000 * np.sin(ang)
+    layer = np.array([0, 1, 2], dtype=np.int32)
+    rank = layer_rank(TRACKML_BARREL)[layer]
+    z = np.zeros(3)
+    d = Doublets(np.array([0, 1]), np.array([1, 2]))
+    cfg = ModelConfig(tplet_max_curv=1.0)
+    t = build_triplets(x, y, z, rank, d, 2, cfg)
+    assert len(t) == 1
+    assert t.curvature[0] == pytest.approx(1e-3, rel=1e-9)
+    t2 = build_triplets(x, -y, z, rank, d, 2, cfg)
+    assert t2.curvature[0] == pytest.approx(-1e-3, rel=1e-9)
+    assert ref_curvature((x[0], y[0]), (x[1], y[1]), (x[2], y[2])) == pytest.approx(t.curvature[0], abs=1e-15)
+
+
+# --------------------------------------------------------------------------------------------
+# (3) Quadruplets, strength, max path; (4) conflicts
+# --------------------------------------------------------------------------------------------
+
+def ref_model(ev: Event, d: Doublets, t: Triplets, cfg: ModelConfig):
+    """The reference's quadruplets, max-path filter and conflicts, as plain Python over hit tuples.
+
+    Returns (all quadruplets, kept triplets {(h1, h2, h3)}, quadruplet couplers {(t1, t2): S},
+    conflicts {frozenset({t1, t2})}).
+    """
+    vl = _volayer(ev).tolist()
+    trip = list(zip(t.h1.tolist(), t.h2.tolist(), t.h3.tolist()))
+    curv, drz = t.curvature.tolist(), t.drz.tolist()
+    # t.outer in the reference: triplets whose first doublet is this triplet's second doublet.
+    by_first_doublet = defaultdict(list)
+    for k, (a, b, c) in enumerate(trip):
+        by_first_doublet[(a, b)].append(k)
+    quads = []
+    for k1, (a, b, c) in enumerate(trip):
+        for k2 in by_first_doublet[(b, c)]:
+            dcurv = abs(curv[k1] - curv[k2])
+            if dcurv > cfg.qplet_max_dcurv:
+                continue
+            xy_strength = 1 - (dcurv / cfg.qplet_max_dcurv) ** cfg.xy_power
+            rz_strength = 1 - (max(drz[k1], drz[k2]) / cfg.tplet_max_drz) ** cfg.rz_power
+            numerator = cfg.num_multiplier * (cfg.xy_relative_strength * xy_strength
+                                              + (1 - cfg.xy_relative_strength) * rz_strength)
+            hits = [a, b, c, trip[k2][2]]
+            exceeding = (vl[hits[-1]] - vl[hits[0]]) - len(hits) + 1
+            strength = numerator / (1 + exceeding) ** cfg.volayer_power
+            if strength > cfg.qplet_max_strength:
+                continue
+            quads.append((k1, k2, strength))
+
+    # QallseMp._find_max_path, literally (recursion over the quadruplet graph).
+    inner = defaultdict(list)   # triplet -> quadruplets ending with it (t.inner)
+    outer = defaultdict(list)   # triplet -> quadruplets starting with it (t.outer)
+    for q, (k1, k2, _) in enumerate(quads):
+        outer[k1].append(q)
+        inner[k2].append(q)
+
+    def find_max_path(q, direction=0):
+        k1, k2, _ = quads[q]
+        inner_length = outer_length = 0
+        if direction <= 0 and inner[k1]:
+            inner_length = max(find_max_path(p, -1) for p in inner[k1])
+        if direction >= 0 and outer[k2]:
+            outer_length = max(find_max_path(p, 1) for p in outer[k2])
+        return 1 + inner_length + outer_length
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        kept_q = [q for q in quads if find_max_path(quads.index(q)) >= cfg.min_qplet_path]
+    finally:
+        sys.setrecursionlimit(limit)
+    kept_t = {trip[k] for k1, k2, _ in kept_q for k in (k1, k2)}
+    couplers = {(trip[k1], trip[k2]): s for k1, k2, s in kept_q}
+
+    # Conflicts (QallseBase.to_qubo): per hit, every pair of distinct kept doublets ending there
+    # (or starting there); every kept triplet holding the one against every one holding the other.
+    holders = defaultdict(set)
+    for tr in kept_t:
+        holders[tr[:2]].add(tr)
+        holders[tr[1:]].add(tr)
+    inner_kept, outer_kept = defaultdict(set), defaultdict(set)
+    for (a, b) in holders:
+        outer_kept[a].add((a, b))
+        inner_kept[b].add((a, b))
+    conflicts = set()
+    for hit in set(inner_kept) | set(outer_kept):
+        for group in (inner_kept[hit], outer_kept[hit]):
+            for d1, d2 in itertools.combinations(sorted(group), 2):
+                for t1 in holders[d1]:
+                    for t2 in holders[d2]:
+                        if t1 != t2:
+                            conflicts.add(frozenset((t1, t2)))
+    return quads, kept_t, couplers, conflicts
+
+
+def _model_sets(m: Model):
+    t = m.triplets
+    trip = list(zip(t.h1.tolist(), t.h2.tolist(), t.h3.tolist()))
+    couplers = {}
+    for i, j, s in zip(m.quad_t1.tolist(), m.quad_t2.tolist(), m.quad_strength.tolist()):
+        assert (trip[i], trip[j]) not in couplers, "duplicate quadruplet coupler"
+        couplers[(trip[i], trip[j])] = s
+    pairs = list(zip(m.conflict_i.tolist(), m.conflict_j.tolist()))
+    assert all(i < j for i, j in pairs), "conflicts must be (i < j)"
+    assert len(pairs) == len(set(pairs)), "duplicate conflict couplers"
+    conflicts = {frozenset((trip[i], trip[j])) for i, j in pairs}
+    return set(trip), couplers, conflicts
+
+
+def _check_model(ev, dcfg, mcfg):
+    d, t = _check_triplets(ev, dcfg, mcfg)
+    m = build_model(ev.x, ev.y, ev.z, _rank(ev), d, t, mcfg)
+    quads, kept_t, couplers, conflicts = ref_model(ev, d, t, mcfg)
+    assert m.n_triplets_all == len(t)
+    assert m.n_quadruplets_all == len(quads)
+    got_t, got_c, got_conf = _model_sets(m)
+    assert len(kept_t) > 20 and len(conflicts) > 20
+    assert got_t == kept_t, (sorted(got_t - kept_t)[:5], sorted(kept_t - got_t)[:5])
+    assert set(got_c) == set(couplers)
+    for k, s in couplers.items():
+        assert abs(got_c[k] - s) <= 1e-12, (k, got_c[k], s)
+        assert -1.0 - 1e-12 <= s <= mcfg.qplet_max_strength
+    assert got_conf == conflicts, (len(got_conf - conflicts), len(conflicts - got_conf))
+    # Quadruplet and conflict couplers never name the same pair.
+    assert not {frozenset(k) for k in got_c} & got_conf
+    return m
+
+
+@pytest.mark.parametrize("cfg_name", list(MODEL_CONFIGS))
+def test_model_matches_reference(event, cfg_name):
+    m = _check_model(event, *MODEL_CONFIGS[cfg_name])
+    assert m.n_variables > 300 and len(m.quad_t1) > 300 and len(m.conflict_i) > 300
+
+
+def test_model_matches_reference_dense_event(dense_event, built):
+    m = _check_model(dense_event, DoubletConfig(), ModelConfig())
+    # Denser than the shipped event: many more conflicts.
+    assert len(m.conflict_i) > 3 * len(built.model.conflict_i)
+
+
+@pytest.mark.parametrize("min_path", [1, 3, 5])
+def test_max_path_threshold(event, min_path):
+    _check_model(event, DoubletConfig(), ModelConfig(min_qplet_path=min_path))
+
+
+def test_max_path_on_hand_made_chains():
+    """Straight tracks along x: one of 5 hits (2 quadruplets, a chain), one of 4 (1 quadruplet, cut)."""
+    radii = TRACKML_BARREL.position
+    x = np.concatenate([radii[:5], radii[:4]])
+    y = np.concatenate([np.zeros(5), np.full(4, 0.0)])
+    y[5:] = x[5:] * 1e-9  # second track: collinear, slightly rotated (phi ~ 1e-9)
+    x[5:] = -x[5:]  # and on the other side of the detector
+    z = np.zeros(9)
+    layer = np.concatenate([np.arange(5), np.arange(4)]).astype(np.int32)
+    hits = pd.DataFrame({"hit_id": np.arange(9), "volume_id": [VOLAYERS[k][0] for k in layer],
+                         "layer_id": [VOLAYERS[k][1] for k in layer]})
+    ev = Event("toy", None, hits, None, None, np.arange(9), x, y, z, layer, TRACKML_BARREL)
+    d = build_doublets(x, y, z, layer, TRACKML_BARREL)
+    t = build_triplets(x, y, z, _rank(ev), d, 2, ModelConfig())
+    m = build_model(x, y, z, _rank(ev), d, t, ModelConfig())
+    trip = set(zip(m.triplets.h1.tolist(), m.triplets.h2.tolist(), m.triplets.h3.tolist()))
+    # Only the 5-hit track keeps triplets; its quadruplet with no hole has the strongest coupling.
+    assert trip >= {(0, 1, 2), (1, 2, 3), (2, 3, 4)}
+    assert all(h < 5 for tr in trip for h in tr)
+    assert m.n_quadruplets_all > len(m.quad_t1) >= 2
+    strengths = dict(zip(zip(m.quad_t1.tolist(), m.quad_t2.tolist()), m.quad_strength.tolist()))
+    assert min(strengths.values()) == pytest.approx(-1.0)
+    _, kept_t, couplers, conflicts = ref_model(ev, d, t, ModelConfig())
+    got_t, got_c, got_conf = _model_sets(m)
+    assert got_t == kept_t and got_c.keys() == couplers.keys() and got_conf == conflicts
+
+
+# --------------------------------------------------------------------------------------------
+# (5) QallseD0 impact weights
+# --------------------------------------------------------------------------------------------
+
+def ref_impact_weight(p, cfg: ModelConfig) -> float:
+    """One triplet's QallseD0 weight. ``p`` = [(x, y, z), ...] inner to outer."""
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = p
+    # Circle centre: intersection of the perpendicular bisectors, solved relative to the first hit.
+    ux, uy = bx - ax, by - ay
+    vx, vy = cx - ax, cy - ay
+    det = 2.0 * (ux * vy - uy * vx)
+    if det == 0:
+        d0 = 0.0
+    else:
+        u2, v2 = ux * ux + uy * uy, vx * vx + vy * vy
+        ox = (vy * u2 - uy * v2) / det
+        oy = (ux * v2 - vx * u2) / det
+        radius = math.hypot(ox, oy)
+        d0 = math.hypot(ax + ox, ay + oy) - radius
+    ra, rb, rc = math.hypot(ax, ay), math.hypot(bx, by), math.hypot(cx, cy)
+    doublets = []
+    for (r1, z1), (r2, z2) in (((ra, az), (rb, bz)), ((rb, bz), (rc, cz))):
+        dz, dr = z2 - z1, r2 - r1
+        doublets.append((abs(z2 - dz / dr * r2), math.atan2(dz, dr)))
+    z0_far, angle = max(doublets, key=lambda v: v[0])
+    w = cfg.beamspot_half_length
+    z0 = (max(z0_far, w) - w) * math.cos(angle)
+    return (cfg.d0_factor * (1 - math.exp(-abs(d0) / cfg.d0_denom))
+            + cfg.z0_factor * (1 - math.exp(-abs(z0) / cfg.z0_denom)))
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(), ModelConfig(d0_factor=0.3, d0_denom=3.0, z0_factor=0.1,
+                                                             z0_denom=1.0, beamspot_half_length=10.0)])
+def test_impact_weights_match_per_triplet_python(event, built, cfg):
+    m = built.model
+    t = m.triplets
+    x, y, z = event.x, event.y, event.z
+    got = impact_weights(x, y, z, m, cfg)
+    assert got.shape == (m.n_variables,)
+    expected = np.array([ref_impact_weight([(x[h], y[h], z[h]) for h in (a, b, c)], cfg)
+                         for a, b, c in zip(t.h1, t.h2, t.h3)])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    assert expected.max() > 0.05  # some triplets are penalised: the comparison is not trivial
+    # build_qubo adds them to the bias when asked to.
+    lin = build_qubo(x, y, z, m, ModelConfig(use_d0_weights=True, bias_weight=0.25)).linear
+    np.testing.assert_allclose(lin, 0.25 + impact_weights(x, y, z, m, ModelConfig()), atol=1e-15)
+    assert (build_qubo(x, y, z, m, ModelConfig()).linear == 0).all()
+
+
+def _toy_model(h1, h2, h3):
+    n = len(h1)
+    zero = np.zeros(n)
+    e = np.empty(0, dtype=np.int64)
+    trip = Triplets(np.arange(n), np.arange(n), np.asarray(h1), np.asarray(h2), np.asarray(h3), zero, zero)
+    return Model(trip, e, e, np.empty(0), e, e, n, 0)
+
+
+def test_impact_weights_known_geometry():
+    cfg = ModelConfig()
+    # Hits on a circle of centre (300, 400) (|c| = 500) and radius 497: d0 = 3 mm. z on the line
+    # z = 10 + 2 r: z0 = 10 mm inside the luminous region, so only d0 contributes.
+    ang = np.array([3.9, 3.6, 3.3])
+    x = 300 + 497 * np.cos(ang)
+    y = 400 + 497 * np.sin(ang)
+    r = np.hypot(x, y)
+    assert (np.diff(r) > 0).all()
+    z = 10 + 2 * r
+    w = impact_weights(x, y, z, _toy_model([0], [1], [2]), cfg)
+    assert w[0] == pytest.approx(0.5 * (1 - math.exp(-3.0)), rel=1e-9)
+    # Move the line to z = 60 + 2 r: intercept 60 mm, 32.5 mm outside, times cos(atan(2)).
+    z2 = 60 + 2 * r
+    w2 = impact_weights(x, y, z2, _toy_model([0], [1], [2]), cfg)
+    z0 = 32.5 * math.cos(math.atan(2.0))
+    assert w2[0] == pytest.approx(0.5 * (1 - math.exp(-3.0)) + 0.2 * (1 - math.exp(-z0 / 0.5)), rel=1e-9)
+    # Negative intercept counts by its absolute value.
+    z3 = -60 + 2 * r
+    assert impact_weights(x, y, z3, _toy_model([0], [1], [2]), cfg)[0] == pytest.approx(w2[0], rel=1e-9)
+
+
+def test_impact_weights_straight_line_through_origin_is_free():
+    x = np.array([30.0, 70.0, 110.0])
+    y = 0.5 * x
+    z = 0.3 * np.hypot(x, y)
+    w = impact_weights(x, y, z, _toy_model([0], [1], [2]), ModelConfig())
+    assert w[0] == pytest.approx(0.0, abs=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# (6) Tracks
+# --------------------------------------------------------------------------------------------
+
+def _chain_triplets(chain):
+    return [tuple(chain[k:k + 3]) for k in range(len(chain) - 2)]
+
+
+def _tracks_as_lists(tracks, hit_id):
+    return sorted(hit_id[tracks.hits[a:b]].tolist() for a, b in zip(tracks.ptr[:-1], tracks.ptr[1:]))
+
+
+def _run_tracks(triplets, n_hits, hit_id=None, selected=None, min_hits=5):
+    h1, h2, h3 = (np.array(v, dtype=np.int64) for v in zip(*triplets))
+    hit_id = np.arange(n_hits) + 1000 if hit_id is None else hit_id
+    sel = np.ones(len(h1), dtype=np.int8) if selected is None else np.asarray(selected)
+    return build_tracks(h1, h2, h3, sel, hit_id, TrackConfig(min_hits=min_hits)), hit_id
+
+
+def _check_one_hit_one_track(tracks, n_hits):
+    assert len(np.unique(tracks.hits)) == len(tracks.hits)
+    tid = tracks.track_of_hit(n_hits)
+    assert (np.bincount(tid[tracks.hits]) [1:] == tracks.lengths()).all()
+
+
+def test_tracks_fork_and_merge():
+    # Fork at hit 3: 0-1-2-3 continues either to 4..9 (6 hits) or to 20..24 (5 hits).
+    a = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    fork = [2, 3, 20, 21, 22, 23, 24]
+    # Merge at hit 13: 10-11-12 (3 hits) and 30-31 (2 hits) both lead into 13-14-15-16-17.
+    b = [10, 11, 12, 13, 14, 15, 16, 17]
+    merge = [30, 31, 13, 14]
+    # A short stand-alone track (4 hits) is dropped.
+    short = [40, 41, 42, 43]
+    trip = (_chain_triplets(a) + _chain_triplets(fork) + _chain_triplets(b) + _chain_triplets(merge)
+            + _chain_triplets(short))
+    tracks, hid = _run_tracks(trip, 50)
+    _check_one_hit_one_track(tracks, 50)
+    got = _tracks_as_lists(tracks, hid)
+    expected = sorted([
+        [1000 + h for h in a],                      # the fork goes to the longer branch
+        [1000 + h for h in [20, 21, 22, 23, 24]],   # the other branch survives on its own (5 hits)
+        [1000 + h for h in b],                      # the merge keeps the longer inner part
+    ])
+    assert got == expected
+    # Doublets of the tracks are consecutive hits of the tracks.
+    pairs = set(zip(tracks.doublet_inner.tolist(), tracks.doublet_outer.tolist()))
+    expected_pairs = {(t[k] - 1000, t[k + 1] - 1000) for t in expected for k in range(len(t) - 1)}
+    assert pairs == expected_pairs
+
+
+def test_tracks_fork_toward_longer_branch_whatever_the_order():
+    # Same fork, the longer branch has the larger hit ids and indices.
+    a = [0, 1, 2, 3, 4, 5, 6]             # branch 4-5-6: 3 hits after the fork
+    fork = [2, 3, 7, 8, 9, 10, 11]        # branch 7..11: 5 hits after the fork
+    tracks, hid = _run_tracks(_chain_triplets(a) + _chain_triplets(fork), 12)
+    assert _tracks_as_lists(tracks, hid) == [[1000 + h for h in [0, 1, 2, 3, 7, 8, 9, 10, 11]]]
+
+
+def test_tracks_min_hits():
+    chain = [0, 1, 2, 3, 4]
+    tracks, hid = _run_tracks(_chain_triplets(chain), 5, min_hits=5)
+    assert _tracks_as_lists(tracks, hid) == [[1000, 1001, 1002, 1003, 1004]]
+    tracks, _ = _run_tracks(_chain_triplets(chain), 5, min_hits=6)
+    assert len(tracks) == 0 and len(tracks.hits) == 0
+    tracks, _ = _run_tracks(_chain_triplets(chain[:4]), 5, min_hits=5)
+    assert len(tracks) == 0
+    assert (tracks.track_of_hit(5) == 0).all()
+
+
+def test_tracks_only_selected_triplets():
+    chain = [0, 1, 2, 3, 4, 5]
+    trip = _chain_triplets(chain)   # 4 triplets
+    tracks, hid = _run_tracks(trip, 6, selected=[1, 1, 1, 0])
+    # The last triplet (3, 4, 5) is not selected, but its doublets (3, 4) comes from (2, 3, 4).
+    assert _tracks_as_lists(tracks, hid) == [[1000, 1001, 1002, 1003, 1004]]
+    tracks, _ = _run_tracks(trip, 6, selected=[0, 0, 0, 0])
+    assert len(tracks) == 0
+
+
+def test_tracks_do_not_depend_on_hit_indices():
+    a = [0, 1, 2, 3, 4, 5, 6, 7]
+    fork = [2, 3, 8, 9, 10, 11, 12]       # equal-length branches after the fork (5 hits each)
+    b = [13, 14, 15, 16, 17, 18]
+    trip = _chain_triplets(a) + _chain_triplets(fork) + _chain_triplets(b)
+    n = 19
+    hid = np.random.default_rng(1).permutation(np.arange(500, 500 + n))
+    ref, _ = _run_tracks(trip, n, hit_id=hid)
+    ref_lists = _tracks_as_lists(ref, hid)
+    assert len(ref_lists) == 2 and sum(map(len, ref_lists)) <= n
+    perm = np.random.default_rng(2).permutation(n)      # new index of old hit k is perm[k]
+    hid2 = np.empty(n, dtype=np.int64)
+    hid2[perm] = hid
+    trip2 = [tuple(perm[list(t)]) for t in trip][::-1]
+    got, _ = _run_tracks(trip2, n, hit_id=hid2)
+    assert _tracks_as_lists(got, hid2) == ref_lists
+
+
+def test_tracks_on_truth_triplets_of_the_event(event, built):
+    """Selecting the triplets of consecutive hits of a particle gives pure tracks, one per particle."""
+    t = built.model.triplets
+    pid = event.truth.set_index("hit_id").particle_id.loc[event.hit_id].to_numpy()
+    nxt = {}
+    for p, idx in pd.Series(np.arange(event.n_hits)).groupby(pid):
+        if p == 0:
+            continue
+        idx = idx.to_numpy()[np.argsort(event.r[idx.to_numpy()])]
+        nxt.update(zip(idx[:-1].tolist(), idx[1:].tolist()))
+    consecutive = np.array([nxt.get(a) == b and nxt.get(b) == c
+                            for a, b, c in zip(t.h1.tolist(), t.h2.tolist(), t.h3.tolist())])
+    assert 100 < consecutive.sum() < len(t)
+    tracks = build_tracks(t.h1, t.h2, t.h3, consecutive, event.hit_id)
+    _check_one_hit_one_track(tracks, event.n_hits)
+    assert len(tracks) > 20
+    seen = set()
+    for k in range(len(tracks)):
+        hits = tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]]
+        assert len(hits) >= 5
+        assert len(set(pid[hits])) == 1
+        seen.add(pid[hits[0]])
+        assert (np.diff(event.r[hits]) > 0).all()   # inside out
+        assert all(nxt[a] == b for a, b in zip(hits[:-1].tolist(), hits[1:].tolist()))
+    assert len(seen) == len(tracks)   # no duplicates (no fork among consecutive triplets)
