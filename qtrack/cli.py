@@ -155,7 +155,10 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
 
         report = hardware.dry_run(built.bqm, sampler, **options)
         path = out / f"{built.event.name}-dryrun.json"
-        pipeline._atomic_write(path, lambda f: json.dump(pipeline._jsonable(report), f, indent=2))
+        from .io import atomic_open
+
+        with atomic_open(path) as f:
+            json.dump(pipeline._jsonable(report), f, indent=2)
         click.echo(json.dumps(pipeline._jsonable(report), indent=2))
         log.info("wrote %s (nothing was submitted)", path)
         return
@@ -250,6 +253,16 @@ def samplers():
                 configured = "yes" if has_credentials() else "no token"
         click.echo(f"{spec.name:<11} {'yes' if installed else 'no':<10} {configured:<11} {spec.description}")
 
+
+def _register_commands() -> None:
+    from .benchmark import benchmark_command
+    from .plot import plot_command
+
+    main.add_command(plot_command)
+    main.add_command(benchmark_command)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

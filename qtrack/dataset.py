@@ -13,8 +13,6 @@ The same input and seed give byte-identical files.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pandas as pd
 from .detector import TRACKML_BARREL, LayerTable
 from .errors import InputError
 from .event import load_event
+from .io import atomic_open
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,8 @@ def reduce_event(hits: pd.DataFrame, truth: pd.DataFrame, density: float, seed: 
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as f:
+        df.to_csv(f, index=False)
 
 
 def make_dataset(event: str | Path, density: float, outdir: str | Path, seed: int | None = None,
@@ -98,8 +91,6 @@ def make_dataset(event: str | Path, density: float, outdir: str | Path, seed: in
             "num_particles": len(chosen), "num_noise": n_noise,
             "num_focused_particles": int(truth[truth.weight > 0].particle_id.nunique())}
     meta_path = out.with_name(f"{out.name}-meta.json")
-    fd, tmp = tempfile.mkstemp(dir=outdir, prefix=f".{meta_path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with atomic_open(meta_path) as f:
         json.dump(meta, f, indent=2)
-    os.replace(tmp, meta_path)
     return DatasetInfo(out, len(hits), len(chosen), n_noise, seed)

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from .config import Config
 from .detector import layer_rank
 from .doublets import Doublets, build_doublets
 from .event import Event, load_event
+from .io import atomic_open
 from .qubo import Qubo, build_qubo, save_qubo
 from .samplers import get_sampler
 from .scoring import doublet_scores, trackml_score, track_rates, true_doublets
@@ -232,18 +232,6 @@ def solve_built(built: Built, sampler: dimod.Sampler, sampler_name: str | None =
                   tracks=tracks, submission=submission, scores=scores)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(result: Result, outdir: str | Path, total_time: float | None = None) -> dict[str, Path]:
     """Write ``<event>-submission.csv`` and ``<event>-summary.json`` atomically."""
     outdir = Path(outdir)
@@ -253,8 +241,10 @@ def write_outputs(result: Result, outdir: str | Path, total_time: float | None =
     if total_time is not None:
         summary["timings_s"]["total"] = round(total_time, 4)
     summary["submission"] = paths["submission"].name
-    _atomic_write(paths["submission"], lambda f: result.submission.to_csv(f, index=False))
-    _atomic_write(paths["summary"], lambda f: json.dump(summary, f, indent=2))
+    with atomic_open(paths["submission"], newline="") as f:
+        result.submission.to_csv(f, index=False)
+    with atomic_open(paths["summary"]) as f:
+        json.dump(summary, f, indent=2)
     return paths
 
 

@@ -10,8 +10,6 @@ rebuilds the model.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .errors import InputError
+from .io import atomic_open
 from .triplets import Model
 
 
@@ -90,16 +89,9 @@ def build_qubo(x, y, z, model: Model, config: ModelConfig = ModelConfig()) -> Qu
 def save_qubo(path: str | Path, qubo: Qubo, hit_ids: np.ndarray) -> Path:
     """Write the QUBO atomically (temp file in the same directory, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, linear=qubo.linear, irow=qubo.irow, icol=qubo.icol,
-                                quad=qubo.quad, hit_ids=hit_ids)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, linear=qubo.linear, irow=qubo.irow, icol=qubo.icol,
+                            quad=qubo.quad, hit_ids=hit_ids)
     return path
 
 
