@@ -9,7 +9,7 @@ import pytest
 
 from conftest import EVENT, run_cli, run_cli_many, write_event
 from qtrack import pipeline
-from qtrack.config import Config
+from qtrack.config import Config, SolveConfig
 
 STAGES = ["load", "doublets", "triplets", "model", "qubo", "solve", "tracks", "score"]
 
@@ -116,7 +116,7 @@ def test_cli_solve_reproducible_across_processes(tmp_path, built):
         assert key in scores
     assert scores["trackml_score"] >= 0.90
     assert scores["tracks"] == sizes["tracks"]
-    assert s["config"]["solve"]["num_reads"] == 10
+    assert s["config"]["solve"]["num_reads"] == SolveConfig().num_reads
     assert s["submission"] == "event000001000-submission.csv"
 
     # The submission: exactly hit_id,track_id over every hit of the hits file.
