@@ -139,7 +139,8 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
 
         if sampler != "mock-qpu" and not dry_run:
             hardware.check_credentials(sampler, profile=dwave_profile)
-        options = {"profile": dwave_profile, "subproblem_size": subproblem_size, "seed": cfg.solve.seed}
+        options = {"profile": dwave_profile, "subproblem_size": subproblem_size, "seed": cfg.solve.seed,
+                   "num_reads": num_reads}
         options = {k: v for k, v in options.items() if v is not None}
     elif dry_run:
         raise QtrackError("--dry-run is for hardware samplers (qpu, hybrid, decomposed, mock-qpu)")
@@ -147,7 +148,8 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
 
     built = pipeline.build(_event_arg(event), cfg)
     out = Path(outdir)
-    if write_qubo or dry_run:
+    remote = spec is not None and spec.hardware and sampler != "mock-qpu"
+    if write_qubo or dry_run or remote:  # a failed remote run still leaves the QUBO
         path = pipeline.write_qubo(built, out)
         log.info("wrote %s", path)
     if dry_run:

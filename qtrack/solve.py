@@ -118,6 +118,10 @@ def sample_kwargs(sampler: dimod.Sampler, config: SolveConfig, beta_range, seed:
               "beta_range": beta_range, "seed": seed}
     if "beta_schedule_type" in sampler.parameters:
         wanted["beta_schedule_type"] = "geometric"
+    if "num_restarts" in sampler.parameters and "timeout" in sampler.parameters:
+        # Tabu: stop after a fixed number of restarts, not on its 100 ms default timeout, which
+        # leaves large components far from converged and makes results depend on machine speed.
+        wanted.update(num_restarts=2, timeout=600_000)
     return {k: v for k, v in wanted.items() if k in sampler.parameters}
 
 
@@ -173,6 +177,8 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
 
     with ThreadPoolExecutor(min(threads, max(len(tasks), 1))) as pool:
         done = list(pool.map(run, range(len(tasks))))
+    # concatenate() drops info, where hardware samplers put their resource report.
+    reports = [ss.info["resources"] for ss in done if ss.info.get("resources")]
     samplesets = [dimod.concatenate(done[k * len(chunks):(k + 1) * len(chunks)])
                   for k in range(len(batches))]
 
@@ -184,6 +190,11 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
         best = np.argmin(e, axis=0)
         state[variables] = reads[best[labels[variables]], local[variables]]
     energy = float(qubo.linear @ state + np.sum(qubo.quad * state[qubo.irow] * state[qubo.icol]))
-    info = {"beta_range": list(beta_range), "batches": len(batches),
-            "time_s": time.perf_counter() - t0}
+    info = {"batches": len(batches), "time_s": time.perf_counter() - t0}
+    if "beta_range" in sampler.parameters:
+        info["beta_range"] = list(beta_range)
+    if reports:
+        from .hardware import merge_resources
+
+        info["resources"] = merge_resources(reports)
     return Solution(state, energy, samplesets, int(n_comp), largest, info)

@@ -1,0 +1,327 @@
+"""Solver study: every installed local sampler on the same QUBO files, over several seeds.
+
+    python experiments/solver_study.py out/event000001000-qubo.npz [more.npz ...] \\
+        --seeds 3 --out experiments/results/solver_study
+
+For each QUBO (``.npz`` with ``linear``, ``irow``, ``icol``, ``quad``, as ``qtrack build`` writes)
+and each sampler of :data:`qtrack.samplers.SAMPLERS` that is installed and fits, records the
+energy, its gap to the best energy any run found on that QUBO, and the wall time, for each seed;
+writes ``<out>.json`` (rows, per-sampler summary, settings) and ``<out>.csv`` (rows).
+
+Skipped, with the reason recorded: remote hardware samplers (qpu, hybrid, decomposed: they need
+an account); mock-qpu above ``--mock-max-variables`` (its embeddings cost ~20 ms per variable);
+samplers whose ``max_variables`` (tabu, exact) is below the QUBO's largest connected component;
+exact above ``--exact-max-component`` (it enumerates all 2**k states of a component).
+Solving goes through the pipeline's ``qtrack.solve`` (``solve_bqm`` or ``solve_qubo``: best read
+per connected component) when it exists, otherwise through the sampler directly. TrackML scores
+are not computed here.
+
+Exits 2 with one line when a QUBO file is missing or unreadable.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+REMOTE = ("qpu", "hybrid", "decomposed")
+
+
+def _die(msg: str) -> None:
+    print(f"{Path(sys.argv[0]).name}: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load(path: Path):
+    """(linear, irow, icol, quad) of a QUBO file; exits 2 with one line when unusable."""
+    if not path.is_file():
+        _die(f"QUBO file {path} not found")
+    try:
+        with np.load(path) as data:
+            missing = {"linear", "irow", "icol", "quad"} - set(data.files)
+            if missing:
+                _die(f"{path}: not a QUBO file (missing {', '.join(sorted(missing))})")
+            return (np.asarray(data["linear"], dtype=np.float64), np.asarray(data["irow"]),
+                    np.asarray(data["icol"]), np.asarray(data["quad"], dtype=np.float64))
+    except (OSError, ValueError) as exc:
+        _die(f"{path}: cannot be read as a .npz QUBO ({' '.join(str(exc).split())})")
+
+
+def component_sizes(n, irow, icol) -> np.ndarray:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    g = coo_matrix((np.ones(len(irow)), (irow, icol)), shape=(n, n))
+    _, labels = connected_components(g, directed=False)
+    return np.bincount(labels)
+
+
+def energy_of(state, linear, irow, icol, quad) -> float:
+    s = np.asarray(state, dtype=np.float64)
+    return float(linear @ s + np.sum(quad * s[irow] * s[icol]))
+
+
+class Recorder:
+    """Wraps a sampler and keeps each call's ``info["resources"]`` (the pipeline's batching may
+    not carry a SampleSet's info through)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.resources: list[dict] = []
+
+    @property
+    def parameters(self):
+        return self.inner.parameters
+
+    @property
+    def properties(self):
+        return self.inner.properties
+
+    def sample(self, bqm, **kwargs):
+        ss = self.inner.sample(bqm, **kwargs)
+        res = ss.info.get("resources")
+        if res:
+            self.resources.append(res)
+        return ss
+
+    def close(self):
+        if hasattr(self.inner, "close"):
+            self.inner.close()
+
+
+def solve_once(name, sampler, arrays, bqm, config):
+    """Solve with the pipeline's solver when it exists; returns (state, info, samplesets)."""
+    import dimod
+
+    solve_mod = importlib.import_module("qtrack.solve")  # qtrack.solve may be a function too
+
+    linear, irow, icol, quad = arrays
+    if hasattr(solve_mod, "solve_bqm"):
+        ss, info = solve_mod.solve_bqm(bqm, sampler, config, sampler_name=name)
+        sample = ss.first.sample
+        state = np.array([sample[v] for v in range(len(linear))], dtype=np.int8)
+        return state, dict(info or {}), [ss]
+    if hasattr(solve_mod, "solve_qubo"):
+        from qtrack.qubo import Qubo
+
+        sol = solve_mod.solve_qubo(Qubo(linear, irow, icol, quad), sampler, config,
+                                   sampler_name=name)
+        return np.asarray(sol.state, dtype=np.int8), dict(sol.info), list(sol.samplesets)
+    # fallback: the sampler on the whole BQM, its lowest-energy read
+    kwargs = {"num_reads": config.num_reads, "num_sweeps": config.num_sweeps, "seed": config.seed}
+    kwargs = {k: v for k, v in kwargs.items() if k in sampler.parameters}
+    ss = sampler.sample(bqm, **kwargs)
+    ss.resolve()
+    best = ss.first.sample
+    state = np.array([best[v] for v in range(len(linear))], dtype=np.int8)
+    if ss.vartype is dimod.SPIN:
+        state = (state > 0).astype(np.int8)
+    return state, {}, [ss]
+
+
+def skip_reason(spec, n, largest, args) -> str | None:
+    from qtrack.samplers import is_installed
+
+    if args.samplers and spec.name not in args.samplers:
+        return "not selected"
+    if not is_installed(spec):
+        return "not installed"
+    if spec.name in REMOTE:
+        return "needs a D-Wave account (remote)"
+    if spec.name == "mock-qpu" and n > args.mock_max_variables:
+        return f"{n} variables > --mock-max-variables {args.mock_max_variables}"
+    if spec.max_variables is not None and largest > spec.max_variables:
+        return f"largest component {largest} > {spec.max_variables} variables"
+    if spec.name == "exact" and largest > args.exact_max_component:
+        # ExactSolver returns all 2**k states of a k-variable component: at k = 24 the pipeline's
+        # per-read bookkeeping over 16.7M reads took > 19 GB before it was stopped
+        return f"largest component {largest} > --exact-max-component {args.exact_max_component}"
+    return None
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("qubos", nargs="+", type=Path, help="QUBO .npz files")
+    p.add_argument("--out", type=Path, default=REPO / "experiments" / "results" / "solver_study",
+                   help="results path prefix: writes <out>.json and <out>.csv")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 1..N per sampler and QUBO")
+    p.add_argument("--samplers", nargs="*", default=None,
+                   help="only these samplers (default: every installed local one)")
+    p.add_argument("--num-reads", type=int, default=None, help="reads (default: SolveConfig's)")
+    p.add_argument("--num-sweeps", type=int, default=None, help="sweeps (default: SolveConfig's)")
+    p.add_argument("--mock-max-variables", type=int, default=2000,
+                   help="run mock-qpu only on QUBOs up to this many variables")
+    p.add_argument("--exact-max-component", type=int, default=16,
+                   help="run exact only when every component has at most this many variables")
+    p.add_argument("--subproblem-size", type=int, default=None,
+                   help="mock-qpu sub-problem size (default: qtrack.hardware's)")
+    args = p.parse_args(argv)
+    if args.seeds < 1:
+        _die("--seeds must be at least 1")
+    for path in args.qubos:  # all inputs checked before any work
+        if not path.is_file():
+            _die(f"QUBO file {path} not found")
+
+    import dimod
+
+    from qtrack.config import SolveConfig
+    from qtrack.errors import QtrackError
+    from qtrack.samplers import SAMPLERS, get_sampler
+
+    unknown = set(args.samplers or []) - set(SAMPLERS)
+    if unknown:
+        _die(f"unknown sampler(s) {', '.join(sorted(unknown))}; expected {', '.join(SAMPLERS)}")
+    base = SolveConfig()
+    overrides = {k: v for k, v in (("num_reads", args.num_reads),
+                                   ("num_sweeps", args.num_sweeps)) if v is not None}
+
+    rows, skipped = [], []
+    for path in args.qubos:
+        arrays = load(path)
+        linear, irow, icol, quad = arrays
+        n = len(linear)
+        sizes = component_sizes(n, irow, icol)
+        largest = int(sizes.max()) if len(sizes) else 0
+        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(linear, (irow, icol, quad), 0.0,
+                                                            "BINARY")
+        print(f"{path}: {n} variables, {len(quad)} couplers, {len(sizes)} components "
+              f"(largest {largest})", flush=True)
+        qubo_rows = []
+        for name, spec in SAMPLERS.items():
+            why = skip_reason(spec, n, largest, args)
+            if why:
+                skipped.append({"qubo": str(path), "sampler": name, "reason": why})
+                continue
+            for seed in range(1, args.seeds + 1):
+                config = dataclasses.replace(base, seed=seed, **overrides)
+                options = {"seed": seed}
+                if spec.hardware and args.subproblem_size:
+                    options["subproblem_size"] = args.subproblem_size
+                row = {"qubo": str(path), "variables": n, "couplers": len(quad),
+                       "components": len(sizes), "largest_component": largest,
+                       "sampler": name, "seed": seed, "num_reads": config.num_reads,
+                       "num_sweeps": config.num_sweeps}
+                sampler = None
+                try:
+                    sampler = Recorder(get_sampler(name, **options))
+                    t0 = time.perf_counter()
+                    state, info, samplesets = solve_once(name, sampler, arrays, bqm, config)
+                    row["wall_s"] = time.perf_counter() - t0
+                except QtrackError as exc:
+                    row.update(error=" ".join(str(exc).split()), energy=math.nan, wall_s=math.nan)
+                    qubo_rows.append(row)
+                    print(f"  {name:<10} seed {seed}: error: {row['error']}", flush=True)
+                    continue
+                finally:
+                    if hasattr(sampler, "close"):
+                        sampler.close()
+                row["energy"] = energy_of(state, *arrays)
+                row["selected"] = int(state.sum())
+                if spec.hardware:
+                    from qtrack.hardware import merge_resources
+
+                    res = merge_resources(sampler.resources)
+                    for key in ("qpu_calls", "logical_qubits_max", "physical_qubits_max",
+                                "physical_qubits_total", "longest_chain", "chain_break_fraction",
+                                "embedding_time_s", "embedding_cache_hits",
+                                "qpu_access_time_us", "qpu_access_time_is_placeholder"):
+                        if key in res:
+                            row[key] = res[key]
+                qubo_rows.append(row)
+                print(f"  {name:<10} seed {seed}: energy {row['energy']:.6f}  "
+                      f"{row['wall_s']:.2f} s", flush=True)
+        finite = [r["energy"] for r in qubo_rows if np.isfinite(r["energy"])]
+        best = min(finite) if finite else math.nan
+        for r in qubo_rows:
+            r["best_energy"] = best
+            r["gap"] = r["energy"] - best
+            r["relative_gap"] = (r["energy"] - best) / abs(best) if best else math.nan
+        rows.extend(qubo_rows)
+
+    summary = []
+    for (qubo, name) in dict.fromkeys((r["qubo"], r["sampler"]) for r in rows):
+        rs = [r for r in rows if r["qubo"] == qubo and r["sampler"] == name
+              and np.isfinite(r["energy"])]
+        if not rs:
+            continue
+        e = np.array([r["energy"] for r in rs])
+        w = np.array([r["wall_s"] for r in rs])
+        g = np.array([r["relative_gap"] for r in rs])
+        summary.append({"qubo": qubo, "sampler": name, "runs": len(rs),
+                        "energy_min": float(e.min()), "energy_mean": float(e.mean()),
+                        "energy_std": float(e.std()), "relative_gap_mean": float(g.mean()),
+                        "relative_gap_max": float(g.max()), "found_best": int((g <= 1e-9).sum()),
+                        "wall_s_mean": float(w.mean()), "wall_s_min": float(w.min())})
+
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"argv": sys.argv, "python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "solve_config": dict(dataclasses.asdict(base), **overrides),
+            "note": "mock-qpu energies come from simulated annealing on the embedded problem; "
+                    "its qpu_access_time_us are MockDWaveSampler placeholders"}
+    json_path = out.with_name(out.name + ".json")
+    csv_path = out.with_name(out.name + ".csv")
+    tmp = json_path.with_name(json_path.name + ".tmp")
+    tmp.write_text(json.dumps({"meta": meta, "summary": summary, "rows": rows,
+                               "skipped": skipped}, indent=2, default=_jsonable))
+    os.replace(tmp, json_path)
+    _write_csv(csv_path, rows)
+
+    print(f"\n{'qubo':<40} {'sampler':<10} {'runs':>4} {'best E':>12} {'mean gap':>9} "
+          f"{'found':>5} {'mean s':>8}")
+    for s in summary:
+        label = "/".join(Path(s["qubo"]).parts[-2:])[-40:]
+        print(f"{label:<40} {s['sampler']:<10} {s['runs']:>4} "
+              f"{s['energy_min']:>12.4f} {100 * s['relative_gap_mean']:>8.3f}% "
+              f"{s['found_best']:>5} {s['wall_s_mean']:>8.2f}")
+    for s in skipped:
+        if s["reason"] != "not selected":
+            print(f"skipped {s['sampler']} on {'/'.join(Path(s['qubo']).parts[-2:])}: "
+                  f"{s['reason']}")
+    print(f"wrote {json_path} and {csv_path}")
+    return 0
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    import csv
+
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in r.items()})
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""The hardware path offline: decomposition, embeddings, MockDWaveSampler, credentials, dry runs.
+
+Embeddings are slow, so problems are small (~200 variables) and sub-problems tiny (30).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+dimod = pytest.importorskip("dimod")
+pytest.importorskip("dwave.system")
+pytest.importorskip("minorminer")
+pytest.importorskip("hybrid")
+
+from qtrack import hardware  # noqa: E402
+from qtrack.errors import SamplerError  # noqa: E402
+
+SUB = 30  # sub-problem size that forces decomposition of the test problems
+
+
+def tracking_bqm(n_tracks=16, length=8, seed=0, conflict_rate=0.4):
+    """Tracking-like QUBO: tracks are chains of triplets linked by -0.5 couplers; fake triplets
+    branch off a track (-0.5 to one triplet, +1 conflict with the next) and conflict (+1) with
+    triplets of the neighbouring track, which joins tracks into larger components."""
+    rng = np.random.default_rng(seed)
+    quad = {}
+    n = 0
+    tracks = []
+    for _ in range(n_tracks):
+        chain = list(range(n, n + length))
+        n += length
+        quad.update({(a, b): -0.5 for a, b in zip(chain, chain[1:])})
+        tracks.append(chain)
+    for t, chain in enumerate(tracks):
+        for j in rng.choice(length - 1, size=length // 2, replace=False):
+            f = n
+            n += 1
+            quad[(chain[j], f)] = -0.5
+            quad[(chain[j + 1], f)] = 1.0
+            if t + 1 < n_tracks and rng.random() < conflict_rate:
+                quad[(f, tracks[t + 1][j])] = 1.0
+    return dimod.BinaryQuadraticModel({v: 0.0 for v in range(n)}, quad, 0.0, "BINARY")
+
+
+def neal_energy(bqm):
+    from dwave.samplers import SimulatedAnnealingSampler
+
+    return SimulatedAnnealingSampler().sample(bqm, num_reads=10, num_sweeps=1000,
+                                              seed=1).first.energy
+
+
+@pytest.fixture(scope="module")
+def problem():
+    bqm = tracking_bqm()
+    return bqm, neal_energy(bqm)
+
+
+@pytest.fixture(scope="module")
+def mock_sampler():
+    return hardware.make_sampler("mock-qpu", subproblem_size=SUB, seed=7, num_reads=20)
+
+
+@pytest.fixture(scope="module")
+def mock_run(problem, mock_sampler):
+    bqm, _ = problem
+    t0 = time.perf_counter()
+    ss = mock_sampler.sample(bqm, num_reads=20, seed=3)
+    return ss, time.perf_counter() - t0
+
+
+@pytest.fixture
+def no_dwave_env(monkeypatch, tmp_path):
+    for key in list(os.environ):
+        if key.startswith("DWAVE"):
+            monkeypatch.delenv(key)
+    conf = tmp_path / "dwave.conf"
+    conf.write_text("")
+    monkeypatch.setenv("DWAVE_CONFIG_FILE", str(conf))
+    return conf
+
+
+# ------------------------------------------------------------------------ mock QPU, end to end
+
+def test_mock_qpu_energy_close_to_neal(problem, mock_run):
+    bqm, e_neal = problem
+    ss, _ = mock_run
+    assert isinstance(ss, dimod.SampleSet)
+    assert set(ss.variables) == set(bqm.variables)
+    assert ss.vartype is dimod.BINARY
+    assert len(ss) == 1
+    e = ss.first.energy
+    assert e == pytest.approx(bqm.energy(ss.first.sample))
+    assert e < 0
+    # within 1% of simulated annealing on the whole problem (both find -56 here; a run that
+    # ignores the clamped neighbours of each block ends at -55)
+    assert e <= e_neal + 0.01 * abs(e_neal), (e, e_neal)
+
+
+def test_mock_qpu_resources(problem, mock_run):
+    bqm, _ = problem
+    ss, _ = mock_run
+    res = ss.info["resources"]
+    json.dumps(res)  # JSON-serialisable
+    assert res["split_components"] >= 1  # decomposition really happened
+    assert res["subproblems"] > 1 and res["qpu_calls"] == res["subproblems"]
+    assert 0 < res["logical_qubits_max"] <= SUB
+    assert res["physical_qubits_max"] >= res["logical_qubits_max"]
+    assert res["physical_qubits_total"] >= res["logical_qubits_total"] >= bqm.num_variables
+    assert res["longest_chain"] >= 1
+    assert 0.0 <= res["chain_break_fraction"] <= 1.0
+    assert res["qpu_access_time_us"] > 0 and res["qpu_access_time_is_placeholder"] is True
+    assert "placeholder" in res["qpu_access_time_note"]
+    assert res["embedding_cache_misses"] >= 1 and res["embedding_time_s"] > 0
+    # every block of a split component is re-solved in later sweeps with its cached embedding
+    assert res["sweeps"] >= 2
+    assert res["embedding_cache_misses"] == res["distinct_subproblem_graphs"]
+    assert res["initial_energy"] == 0.0 and ss.first.energy < res["initial_energy"]
+
+
+def test_mock_qpu_is_deterministic_and_reuses_embeddings(problem, mock_sampler, mock_run):
+    bqm, _ = problem
+    first, _ = mock_run
+    again = mock_sampler.sample(bqm, num_reads=20, seed=3)
+    assert again.first.sample == first.first.sample
+    res = again.info["resources"]
+    assert res["embedding_cache_misses"] == 0
+    assert res["embedding_cache_hits"] == first.info["resources"]["distinct_subproblem_graphs"]
+    assert res["embedding_time_s"] == 0
+
+
+def test_embedding_cache_hits_for_repeated_graph():
+    # six copies of one 20-variable component: packed one per call (size 20), one embedding
+    one = tracking_bqm(n_tracks=2, length=6, seed=4)
+    assert one.num_variables <= 20
+    bqm = dimod.BinaryQuadraticModel("BINARY")
+    for copy in range(6):
+        bqm.update(one.relabel_variables({v: f"c{copy}_{v}" for v in one.variables},
+                                         inplace=False))
+    s = hardware.make_sampler("mock-qpu", subproblem_size=one.num_variables, seed=1,
+                              num_reads=5)
+    ss = s.sample(bqm)
+    res = ss.info["resources"]
+    assert res["qpu_calls"] == 6
+    assert res["embedding_cache_misses"] == 1
+    assert res["embedding_cache_hits"] == 5
+    assert ss.first.energy == pytest.approx(6 * neal_energy(one))
+
+
+def test_subproblem_clamps_the_rest_exactly(problem):
+    # E_sub(y) - E_sub(y') must equal E(x with block=y) - E(x with block=y') for any state x
+    bqm, _ = problem
+    g = hardware._Graph(bqm)
+    comp = max(g.components(), key=len)
+    block = g.grow_blocks(comp, 12)[1]
+    unit = hardware._make_unit(g, [block])
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, g.n).astype(np.int8)
+    sub, h_eff, Wl = hardware._sub_bqm(g, unit, x)
+    ys = rng.integers(0, 2, (5, unit.size)).astype(np.int8)
+    full = []
+    for y in ys:
+        z = x.copy()
+        z[unit.order] = y
+        full.append(g.energy(z))
+    local = sub.energies((ys, range(unit.size)))
+    assert np.allclose(np.diff(full), np.diff(local))
+    assert np.allclose(hardware._group_energies(ys, h_eff, Wl, unit)[:, 0], local)
+    assert g.energy(x) == pytest.approx(bqm.energy({v: x[i] for i, v in enumerate(g.labels)}))
+
+
+def test_blocks_follow_tracks():
+    # three 10-triplet tracks joined by conflicts: blocks of 10 must be exactly the tracks
+    quad = {}
+    for t in range(3):
+        quad.update({(10 * t + i, 10 * t + i + 1): -0.5 for i in range(9)})
+    quad.update({(3, 14): 1.0, (15, 26): 1.0, (8, 21): 1.0})
+    bqm = dimod.BinaryQuadraticModel({v: 0.0 for v in range(30)}, quad, 0.0, "BINARY")
+    g = hardware._Graph(bqm)
+    blocks = g.grow_blocks(np.arange(30), 10)
+    assert sorted(sorted(b.tolist()) for b in blocks) == [list(range(10 * t, 10 * t + 10))
+                                                         for t in range(3)]
+    shifted = g.grow_blocks(np.arange(30), 10, first=5)
+    assert sorted(np.concatenate(shifted).tolist()) == list(range(30))
+    assert all(len(b) <= 10 for b in shifted)
+    assert {frozenset(b.tolist()) for b in shifted} != {frozenset(b.tolist()) for b in blocks}
+
+
+def test_spin_bqm_and_labels_round_trip():
+    bqm = tracking_bqm(n_tracks=3, length=5, seed=2).change_vartype("SPIN", inplace=False)
+    bqm.relabel_variables({v: f"t{v}" for v in bqm.variables})
+    ss = hardware.make_sampler("mock-qpu", subproblem_size=8, seed=0, num_reads=5).sample(bqm)
+    assert ss.vartype is dimod.SPIN
+    assert set(ss.first.sample.values()) <= {-1, 1}
+    assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
+    assert ss.first.energy <= neal_energy(bqm) + 1e-9 + 0.03 * abs(neal_energy(bqm))
+
+
+def test_registry_builds_mock_qpu(problem):
+    from qtrack.samplers import get_sampler
+
+    s = get_sampler("mock-qpu", subproblem_size=SUB, seed=1, unrelated_option=3)
+    assert isinstance(s, hardware.DecomposedQPUSampler)
+    assert "seed" in s.parameters
+    # reads per QPU call come from make_sampler, not from the pipeline's neal-sized num_reads
+    assert "num_reads" not in s.parameters and s.num_reads == hardware.DEFAULT_NUM_READS
+
+
+# ------------------------------------------------------------------ decomposed (dwave-hybrid)
+
+def test_decomposed_with_mock(problem):
+    bqm, e_neal = problem
+    # from all-zeros, so the dwave-hybrid loop (not the initial annealer) does the work
+    s = hardware.make_sampler("decomposed", mock=True, subproblem_size=SUB, seed=2, num_reads=10,
+                              initial_state="zeros")
+    ss = s.sample(bqm, seed=4)
+    res = ss.info["resources"]
+    assert res["initial_energy"] == 0.0
+    assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
+    assert ss.first.energy <= e_neal + 0.01 * abs(e_neal)
+    assert res["hybrid_loop_components"] >= 1
+    assert res["qpu_calls"] > 1
+    assert res["physical_qubits_total"] >= res["logical_qubits_total"] > 0
+    assert 0.0 <= res["chain_break_fraction"] <= 1.0
+    json.dumps(res)
+
+
+# ------------------------------------------------------------------------------- credentials
+
+@pytest.mark.parametrize("name", ["qpu", "hybrid", "decomposed"])
+def test_check_credentials_without_token(no_dwave_env, name):
+    t0 = time.perf_counter()
+    with pytest.raises(SamplerError) as err:
+        hardware.check_credentials(name)
+    assert time.perf_counter() - t0 < 2.0
+    msg = str(err.value)
+    assert "DWAVE_API_TOKEN" in msg and "dwave config" in msg and "\n" not in msg
+
+
+def test_check_credentials_missing_config_file(monkeypatch, no_dwave_env, tmp_path):
+    monkeypatch.setenv("DWAVE_CONFIG_FILE", str(tmp_path / "missing.conf"))
+    with pytest.raises(SamplerError, match="DWAVE_API_TOKEN"):
+        hardware.check_credentials("qpu")
+
+
+def test_check_credentials_cases_without_need(no_dwave_env, monkeypatch):
+    assert hardware.check_credentials("mock-qpu") is None
+    assert hardware.check_credentials("qpu", dry_run=True) is None
+    assert hardware.check_credentials("decomposed", mock=True) is None
+    monkeypatch.setenv("DWAVE_API_TOKEN", "fake")
+    summary = hardware.check_credentials("qpu")
+    assert "fake" not in json.dumps(summary)
+
+
+def test_sampling_without_token_fails_fast(no_dwave_env, problem):
+    bqm, _ = problem
+    t0 = time.perf_counter()
+    with pytest.raises(SamplerError, match="DWAVE_API_TOKEN"):
+        hardware.make_sampler("qpu").sample(bqm)
+    assert time.perf_counter() - t0 < 2.0
+
+
+@pytest.mark.parametrize("name", ["qpu", "hybrid", "decomposed"])
+def test_unreachable_endpoint_fails_fast(no_dwave_env, monkeypatch, name):
+    monkeypatch.setenv("DWAVE_API_TOKEN", "fake")
+    monkeypatch.setenv("DWAVE_API_ENDPOINT", "http://127.0.0.1:9/sapi/v2/")
+    bqm = tracking_bqm(n_tracks=2, length=4)
+    t0 = time.perf_counter()
+    with pytest.raises(SamplerError) as err:
+        hardware.make_sampler(name).sample(bqm)
+    assert time.perf_counter() - t0 < 15.0
+    assert "\n" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------------- dry run
+
+def test_dry_run_report(no_dwave_env, problem):
+    bqm, _ = problem
+    rep = hardware.dry_run(bqm, "qpu", subproblem_size=SUB, seed=7, sweeps=3)
+    json.dumps(rep)
+    assert rep["submitted"] == 0 and rep["credentials_needed"] is True
+    assert rep["target"].startswith("pegasus 16") and "5640" in rep["target"]
+    assert rep["variables"] == bqm.num_variables
+    assert rep["subproblems"] > 1 and rep["split_components"] >= 1
+    assert rep["logical_qubits_max"] <= SUB
+    assert rep["physical_qubits_max"] >= rep["logical_qubits_max"]
+    assert rep["physical_qubits_total"] >= rep["logical_qubits_total"] >= bqm.num_variables
+    assert rep["longest_chain"] >= 1 and rep["mean_chain_length"] >= 1.0
+    assert rep["qpu_calls_first_sweep"] <= rep["qpu_calls_max"]
+    assert rep["qpu_calls_max"] > rep["qpu_calls_first_sweep"]
+    assert rep["embedding_failures"] == 0
+    # the same seed plans the same sub-problems and embeddings
+    again = hardware.dry_run(bqm, "qpu", subproblem_size=SUB, seed=7, sweeps=3)
+    for key in ("subproblems", "physical_qubits_total", "longest_chain", "qpu_calls_max"):
+        assert again[key] == rep[key]
+    assert hardware.dry_run(bqm, "hybrid")["hybrid_calls"] == 1
+
+
+def test_dry_run_sampler_needs_no_credentials(no_dwave_env):
+    bqm = tracking_bqm(n_tracks=3, length=5, seed=5)
+    ss = hardware.make_sampler("qpu", dry_run=True, subproblem_size=10, seed=1,
+                               num_reads=5).sample(bqm)
+    res = ss.info["resources"]
+    assert res["dry_run"] is True and res["mock"] is True
+    assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
+
+
+# ----------------------------------------------------------------------------------- errors
+
+def test_bad_arguments():
+    with pytest.raises(SamplerError, match="unknown hardware sampler"):
+        hardware.make_sampler("quantum")
+    with pytest.raises(SamplerError, match="seed"):
+        hardware.make_sampler("mock-qpu", seed=-1)
+    with pytest.raises(SamplerError, match="subproblem_size"):
+        hardware.make_sampler("mock-qpu", subproblem_size=1)
+    s = hardware.make_sampler("mock-qpu")
+    with pytest.raises(SamplerError, match="unknown sampling option"):
+        s.sample(tracking_bqm(2, 3), beta_range=(1, 2))
+
+
+def test_merge_resources():
+    a = {"qpu_calls": 2, "subproblems": 2, "chain_break_fraction": 0.1, "physical_qubits_max": 5,
+         "physical_qubits_total": 9, "longest_chain": 2, "solver": "x",
+         "qpu_access_time_is_placeholder": True}
+    b = {"qpu_calls": 6, "subproblems": 6, "chain_break_fraction": 0.5, "physical_qubits_max": 3,
+         "physical_qubits_total": 11, "longest_chain": 4, "solver": "x",
+         "qpu_access_time_is_placeholder": True}
+    m = hardware.merge_resources([a, b])
+    assert m["qpu_calls"] == 8 and m["physical_qubits_total"] == 20
+    assert m["physical_qubits_max"] == 5 and m["longest_chain"] == 4
+    assert m["chain_break_fraction"] == pytest.approx((2 * 0.1 + 6 * 0.5) / 8)
+    assert m["solver"] == "x" and m["batches"] == 2
+    assert m["qpu_access_time_is_placeholder"] is True
+
+
+# ------------------------------------------------------------------- experiments/solver_study
+
+def _solver_study():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "experiments" / "solver_study.py"
+    spec = importlib.util.spec_from_file_location("solver_study", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_solver_study_runs_and_writes(tmp_path, capsys):
+    bqm = tracking_bqm(n_tracks=4, length=6, seed=3)
+    lin, (irow, icol, quad), _ = bqm.to_numpy_vectors(variable_order=range(bqm.num_variables))
+    qfile = tmp_path / "toy-qubo.npz"
+    np.savez(qfile, linear=lin, irow=irow, icol=icol, quad=quad)
+    out = tmp_path / "study"
+    rc = _solver_study().main([str(qfile), "--samplers", "neal", "steepest", "mock-qpu", "qpu",
+                               "--seeds", "2", "--subproblem-size", "12", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((tmp_path / "study.json").read_text())
+    rows = data["rows"]
+    assert {r["sampler"] for r in rows} == {"neal", "steepest", "mock-qpu"}
+    assert len(rows) == 6
+    best = min(r["energy"] for r in rows)
+    assert all(r["best_energy"] == best and r["gap"] >= 0 for r in rows)
+    assert any(r["gap"] == 0 for r in rows)
+    mock = [r for r in rows if r["sampler"] == "mock-qpu"]
+    assert all(r["qpu_calls"] >= 1 and r["qpu_access_time_is_placeholder"] for r in mock)
+    for r in rows:  # the recorded energy is the QUBO's energy of some state
+        assert r["energy"] <= 0
+    header = (tmp_path / "study.csv").read_text().splitlines()[0].split(",")
+    assert {"sampler", "seed", "energy", "relative_gap", "wall_s"} <= set(header)
+    skipped = {s["sampler"]: s["reason"] for s in data["skipped"]}
+    assert "account" in skipped["qpu"] and skipped["tabu"] == "not selected"
+
+
+def test_solver_study_missing_file_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _solver_study().main([str(tmp_path / "nope.npz"), "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "nope.npz" in err and "not found" in err and "\n" not in err
+    assert not (tmp_path / "x.json").exists()
