@@ -40,8 +40,10 @@ class DoubletConfig:
     #: 99.1 % on the second 0.2 sample) but makes 50 % more doublets and a 30 % larger QUBO at
     #: full density, with lower purity.
     d0_max: float = 0.0
-    #: |z| of the doublet's straight-line intercept with the beam line (mm).
-    z0_max: float = 200.0
+    #: |z| of the doublet's straight-line intercept with the beam line (mm). 100 mm lost 1 of
+    #: 4607 true focused doublets on the ~97 % barrel event against 200 mm and halved the
+    #: doublets (1.8 M -> 0.96 M), the triplets and the build time.
+    z0_max: float = 100.0
     #: Largest |eta| of a doublet's direction: |cot theta| <= sinh(eta_max).
     eta_max: float = 2.7
 

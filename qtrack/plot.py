@@ -299,17 +299,10 @@ def _note(fig, note: str | None) -> None:
         fig.supxlabel(note, x=0.005, ha="left", fontsize=7, color="#606060")
 
 
-def _rows_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros(len(a), dtype=bool)
-    base = int(max(a.max(), b.max())) + 1
-    return np.isin(a[:, 0] * base + a[:, 1], b[:, 0] * base + b[:, 1])
-
-
 def classify_segments(event, track_id: np.ndarray) -> dict[str, np.ndarray]:
     """Hit-row index pairs (n, 2) of ``track`` segments, ``fake`` ones (not consecutive hits of one
     particle) and ``missed`` true focused doublets on no track; fake/missed empty without truth."""
-    from .scoring import submission_doublets, true_doublets
+    from .scoring import rows_in, submission_doublets, true_doublets
 
     df = _hit_frame(event, track_id)
     hid = df.hit_id.to_numpy()
@@ -321,8 +314,8 @@ def classify_segments(event, track_id: np.ndarray) -> dict[str, np.ndarray]:
         focused, unfocused = true_doublets(hid, df.r.to_numpy(), df.particle_id.to_numpy(),
                                            df.weight.to_numpy())
         true_all = np.concatenate([focused, unfocused])
-        fake = seg[~_rows_in(seg, true_all)]
-        missed = focused[~_rows_in(focused, seg)]
+        fake = seg[~rows_in(seg, true_all)]
+        missed = focused[~rows_in(focused, seg)]
         out["fake"] = row.loc[fake.ravel()].to_numpy().reshape(-1, 2)
         out["missed"] = row.loc[missed.ravel()].to_numpy().reshape(-1, 2)
     return out

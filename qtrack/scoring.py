@@ -77,7 +77,7 @@ def true_doublets(hit_id, r, particle_id, weight) -> tuple[np.ndarray, np.ndarra
     return out[0], out[1]
 
 
-def _rows_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def rows_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mask of the rows of ``a`` (n, 2) that appear in ``b`` (m, 2)."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros(len(a), dtype=bool)
@@ -88,8 +88,8 @@ def _rows_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def doublet_scores(found: np.ndarray, focused: np.ndarray, unfocused: np.ndarray) -> dict:
     """The reference's doublet precision and recall of ``found`` (n, 2) hit-id doublets."""
     found = np.unique(found.reshape(-1, 2), axis=0) if len(found) else found.reshape(0, 2)
-    valid = int(_rows_in(found, focused).sum())
-    oops = int(_rows_in(found, unfocused).sum())
+    valid = int(rows_in(found, focused).sum())
+    oops = int(rows_in(found, unfocused).sum())
     denom = len(found) - oops
     return {
         "doublet_precision": valid / denom if denom else 0.0,
