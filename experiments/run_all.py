@@ -5,9 +5,8 @@
     python experiments/run_all.py --skip scaling --data /path/to/shared/data/trackml
 
 Each experiment runs as its own process (``sys.executable experiments/<name>.py``) with ``--data``
-and ``--out`` passed on. For the solver study, the QUBOs of the density-0.1 and density-0.5 subsets
-are written first (``python -m qtrack.cli build``, into results/tmp/qubos/), then
-experiments/solver_study.py runs on them (3 seeds; 1 with ``--quick``) and its figure is drawn.
+and ``--out`` passed on. The solver study runs on the density-0.1 and density-0.5 subsets and
+the union event (3 seeds; 1 with ``--quick``) and its figure is drawn.
 Writes experiments/results/run_all.json (per experiment: the command, exit code, wall time) and
 exits non-zero when any experiment failed.
 """
@@ -23,9 +22,10 @@ import _common as C  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["density_scan", "efficiency_pt_eta", "scaling", "solver_study", "solver_study_plot"]
-#: Subsets whose QUBOs the solver study compares (name -> path prefix under --data).
-SOLVER_QUBOS = {"ez-0.1": "qallse_e1000_barrel_subsets/ez-0.1_hpt-1.0/event000001000",
-                "ez-0.5": "qallse_e1000_barrel_subsets/ez-0.5_hpt-1.0/event000001000"}
+#: Events the solver study compares samplers on (path prefixes under --data).
+SOLVER_EVENTS = ["qallse_e1000_barrel_subsets/ez-0.1_hpt-1.0/event000001000",
+                 "qallse_e1000_barrel_subsets/ez-0.5_hpt-1.0/event000001000",
+                 "qallse_e1000_barrel_union/event000001000"]
 
 
 def main(argv=None) -> int:
@@ -43,8 +43,7 @@ def main(argv=None) -> int:
         "density_scan": common + (["--quick"] if args.quick else []),
         "efficiency_pt_eta": common + (["--models", "mp"] if args.quick else []),
         "scaling": common + (["--quick"] if args.quick else []),
-        "solver_study": [str(args.out / "tmp" / "qubos" / n / "event000001000-qubo.npz")
-                         for n in SOLVER_QUBOS]
+        "solver_study": [str(args.data / e) for e in SOLVER_EVENTS]
         + ["--seeds", "1" if args.quick else "3", "--out", str(args.out / "solver_study")],
         "solver_study_plot": ["--input", str(args.out / "solver_study.json"), "--out", str(args.out)],
     }
@@ -61,13 +60,6 @@ def main(argv=None) -> int:
         if name == "solver_study_plot" and not (args.out / "solver_study.json").exists():
             print(f"--- {name}: no {args.out / 'solver_study.json'}, skipped", flush=True)
             continue
-        if name == "solver_study":
-            for n, prefix in SOLVER_QUBOS.items():
-                build = [sys.executable, "-m", "qtrack.cli", "build", str(args.data / prefix), "-q",
-                         "-o", str(args.out / "tmp" / "qubos" / n)]
-                print(f"--- {name}: {' '.join(build)}", flush=True)
-                if subprocess.call(build) != 0:
-                    failed.append(f"qtrack build {n}")
         cmd = [sys.executable, str(script), *commands[name]]
         print(f"--- {name}: {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()

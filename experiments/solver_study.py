@@ -1,10 +1,11 @@
-"""Solver study: every installed local sampler on the same QUBO files, over several seeds.
+"""Solver study: every installed local sampler on the same QUBOs, over several seeds.
 
-    python experiments/solver_study.py out/event000001000-qubo.npz [more.npz ...] \\
-        --seeds 3 --out experiments/results/solver_study
+    python experiments/solver_study.py EVENT_OR_QUBO [...] --seeds 3 --out experiments/results/solver_study
 
-For each QUBO (``.npz`` with ``linear``, ``irow``, ``icol``, ``quad``, as ``qtrack build`` writes)
-and each sampler of :data:`qtrack.samplers.SAMPLERS` that is installed and fits, records the
+Each input is an event (path prefix: its QUBO is built once with the default config, and every
+run's selected triplets are turned into tracks and scored, so rows carry ``trackml_score``) or a
+QUBO file (``.npz`` with ``linear``, ``irow``, ``icol``, ``quad``, as ``qtrack build`` writes;
+energies only). For each input and each sampler of :data:`qtrack.samplers.SAMPLERS` that is installed and fits, records the
 energy, its gap to the best energy any run found on that QUBO, and the wall time, for each seed;
 writes ``<out>.json`` (rows, per-sampler summary, settings) and ``<out>.csv`` (rows).
 
@@ -13,10 +14,9 @@ an account); mock-qpu above ``--mock-max-variables`` (its embeddings cost ~20 ms
 samplers whose ``max_variables`` (tabu, exact) is below the QUBO's largest connected component;
 exact above ``--exact-max-component`` (it enumerates all 2**k states of a component).
 Solving goes through the pipeline's ``qtrack.solve`` (``solve_bqm`` or ``solve_qubo``: best read
-per connected component) when it exists, otherwise through the sampler directly. TrackML scores
-are not computed here.
+per connected component) when it exists, otherwise through the sampler directly.
 
-Exits 2 with one line when a QUBO file is missing or unreadable.
+Exits 2 with one line when an input is missing or unreadable.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def skip_reason(spec, n, largest, args) -> str | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("qubos", nargs="+", type=Path, help="QUBO .npz files")
+    p.add_argument("qubos", nargs="+", type=Path, help="event path prefixes or QUBO .npz files")
     p.add_argument("--out", type=Path, default=REPO / "experiments" / "results" / "solver_study",
                    help="results path prefix: writes <out>.json and <out>.csv")
     p.add_argument("--seeds", type=int, default=3, help="seeds 1..N per sampler and QUBO")
@@ -174,8 +174,10 @@ def main(argv=None) -> int:
     if args.seeds < 1:
         _die("--seeds must be at least 1")
     for path in args.qubos:  # all inputs checked before any work
-        if not path.is_file():
+        if path.suffix == ".npz" and not path.is_file():
             _die(f"QUBO file {path} not found")
+        if path.suffix != ".npz" and not Path(f"{path}-hits.csv").is_file():
+            _die(f"event {path}: {path}-hits.csv not found")
 
     import dimod
 
@@ -192,7 +194,15 @@ def main(argv=None) -> int:
 
     rows, skipped = [], []
     for path in args.qubos:
-        arrays = load(path)
+        built = None
+        if path.suffix == ".npz":
+            arrays = load(path)
+        else:
+            import qtrack
+
+            built = qtrack.build(path)
+            q = built.qubo
+            arrays = (q.linear, q.irow, q.icol, q.quad)
         linear, irow, icol, quad = arrays
         n = len(linear)
         sizes = component_sizes(n, irow, icol)
@@ -220,8 +230,19 @@ def main(argv=None) -> int:
                 try:
                     sampler = Recorder(get_sampler(name, **options))
                     t0 = time.perf_counter()
-                    state, info, samplesets = solve_once(name, sampler, arrays, bqm, config)
-                    row["wall_s"] = time.perf_counter() - t0
+                    if built is not None:
+                        from qtrack.pipeline import solve_built
+
+                        result = solve_built(dataclasses.replace(
+                            built, config=built.config.replace(solve=dataclasses.asdict(config))),
+                            sampler, name)
+                        state = result.solution.state
+                        row["wall_s"] = result.timings["solve"]
+                        if result.scores:
+                            row["trackml_score"] = result.scores["trackml_score"]
+                    else:
+                        state, info, samplesets = solve_once(name, sampler, arrays, bqm, config)
+                        row["wall_s"] = time.perf_counter() - t0
                 except QtrackError as exc:
                     row.update(error=" ".join(str(exc).split()), energy=math.nan, wall_s=math.nan)
                     qubo_rows.append(row)
@@ -267,6 +288,9 @@ def main(argv=None) -> int:
                         "energy_std": float(e.std()), "relative_gap_mean": float(g.mean()),
                         "relative_gap_max": float(g.max()), "found_best": int((g <= 1e-9).sum()),
                         "wall_s_mean": float(w.mean()), "wall_s_min": float(w.min())})
+        scores = [r["trackml_score"] for r in rs if "trackml_score" in r]
+        if scores:
+            summary[-1]["trackml_score_median"] = float(np.median(scores))
 
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -277,19 +301,21 @@ def main(argv=None) -> int:
                     "its qpu_access_time_us are MockDWaveSampler placeholders"}
     json_path = out.with_name(out.name + ".json")
     csv_path = out.with_name(out.name + ".csv")
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "summary": summary, "rows": rows,
-                               "skipped": skipped}, indent=2, default=_jsonable))
-    os.replace(tmp, json_path)
+    from qtrack.io import atomic_open
+
+    with atomic_open(json_path) as f:
+        json.dump({"meta": meta, "summary": summary, "rows": rows, "skipped": skipped}, f,
+                  indent=2, default=_jsonable)
     _write_csv(csv_path, rows)
 
-    print(f"\n{'qubo':<40} {'sampler':<10} {'runs':>4} {'best E':>12} {'mean gap':>9} "
-          f"{'found':>5} {'mean s':>8}")
+    print(f"\n{'input':<40} {'sampler':<10} {'runs':>4} {'best E':>12} {'mean gap':>9} "
+          f"{'found':>5} {'mean s':>8} {'TrackML':>8}")
     for s in summary:
         label = "/".join(Path(s["qubo"]).parts[-2:])[-40:]
         print(f"{label:<40} {s['sampler']:<10} {s['runs']:>4} "
               f"{s['energy_min']:>12.4f} {100 * s['relative_gap_mean']:>8.3f}% "
-              f"{s['found_best']:>5} {s['wall_s_mean']:>8.2f}")
+              f"{s['found_best']:>5} {s['wall_s_mean']:>8.2f} "
+              f"{s.get('trackml_score_median', float('nan')):>8.4f}")
     for s in skipped:
         if s["reason"] != "not selected":
             print(f"skipped {s['sampler']} on {'/'.join(Path(s['qubo']).parts[-2:])}: "
@@ -311,16 +337,16 @@ def _jsonable(v):
 def _write_csv(path: Path, rows: list[dict]) -> None:
     import csv
 
+    from qtrack.io import atomic_open
+
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in r.items()})
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
