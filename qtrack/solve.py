@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 from .config import SolveConfig
 from .errors import SamplerError
 from .qubo import Qubo
-from .samplers import SAMPLERS, check_size
+from .samplers import check_size
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +140,9 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
     largest = int(sizes.max()) if n else 0
     check_size(sampler_name, largest)
     batch_size = config.batch_size
-    if sampler_name == "exact":
-        batch_size = 1  # enumeration costs 2^size: never pack components together
-    elif sampler_name == "tabu":
-        batch_size = min(batch_size, SAMPLERS["tabu"].max_variables)
+    if sampler_name in ("exact", "tabu"):
+        # Their cost grows as 2^n or n^2 per call: packing components together only hurts.
+        batch_size = 1
     batches = _batches(labels, n_comp, max(batch_size, 1)) if n else []
     beta_range = config.beta_range or auto_beta_range(qubo)
     local = np.empty(n, dtype=np.int64)
