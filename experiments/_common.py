@@ -109,6 +109,27 @@ def check_args(args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
 
+def run_or_load(args, out_json: Path, run) -> tuple[dict, bool]:
+    """Run the experiment and write its JSON (timed), or with ``--replot`` read that JSON back.
+
+    Returns the data and whether it is fresh (so that the caller writes its CSVs).
+    """
+    import json
+    import time
+
+    from qtrack.benchmark import write_json
+
+    if args.replot:
+        if not out_json.exists():
+            fail(f"{out_json} not found; run without --replot first")
+        return json.loads(out_json.read_text()), False
+    t0 = time.perf_counter()
+    data = run(args)
+    data["measured"]["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    write_json(out_json, data)
+    return data, True
+
+
 def baseline_path(args) -> Path | None:
     if args.baseline is not None:
         return args.baseline

@@ -21,10 +21,8 @@ density_scan_scores.png, density_scan_timing.png. It also is the benchmark of th
 """
 from __future__ import annotations
 
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -286,20 +284,11 @@ def main(argv=None) -> int:
     p.add_argument("--replot", action="store_true", help="redraw the figures from density_scan.json")
     args = p.parse_args(argv)
     C.check_args(args)
-    from qtrack.benchmark import write_json
-
     out_json = args.out / "density_scan.json"
-    if args.replot:
-        if not out_json.exists():
-            C.fail(f"{out_json} not found; run without --replot first")
-        data = json.loads(out_json.read_text())
-    else:
-        if args.quick:
-            args.seeds = args.seeds[:1]
-        t0 = time.perf_counter()
-        data = run(args)
-        data["measured"]["elapsed_s"] = round(time.perf_counter() - t0, 1)
-        write_json(out_json, data)
+    if args.quick:
+        args.seeds = args.seeds[:1]
+    data, fresh = C.run_or_load(args, out_json, run)
+    if fresh:
         C.write_csv(args.out / "density_scan.csv", data["summary"])
         C.write_csv(args.out / "density_scan_runs.csv", data["runs"])
     draw_scores(data, args.out / "density_scan_scores.png")

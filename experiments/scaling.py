@@ -19,10 +19,8 @@ bars), largest peak memory. Exponents are fitted over the events with >= 5,000 h
 """
 from __future__ import annotations
 
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -195,20 +193,11 @@ def main(argv=None) -> int:
     p.add_argument("--replot", action="store_true", help="redraw the figure from scaling.json")
     args = p.parse_args(argv)
     C.check_args(args)
-    from qtrack.benchmark import write_json
-
     out_json = args.out / "scaling.json"
-    if args.replot:
-        if not out_json.exists():
-            C.fail(f"{out_json} not found; run without --replot first")
-        data = json.loads(out_json.read_text())
-    else:
-        if args.quick:
-            args.repeats = 1
-        t0 = time.perf_counter()
-        data = run(args)
-        data["measured"]["elapsed_s"] = round(time.perf_counter() - t0, 1)
-        write_json(out_json, data)
+    if args.quick:
+        args.repeats = 1
+    data, fresh = C.run_or_load(args, out_json, run)
+    if fresh:
         C.write_csv(args.out / "scaling.csv", data["points"])
     draw(data, args.out / "scaling.png")
     for k, f in data["fits"].items():
