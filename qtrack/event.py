@@ -89,6 +89,8 @@ def _find(prefix: Path, kind: str) -> Path | None:
 def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: file is empty, expected a CSV header with {', '.join(columns)}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
