@@ -129,9 +129,9 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
                sampler_name: str | None = None, progress=None) -> Solution:
     """Solve ``qubo`` with ``sampler``; returns the best read of every connected component.
 
-    Batches get seeds spawned from ``config.seed``, so results do not depend on thread timing or
-    on the process. ``progress`` (optional) is called with the number of variables of each batch
-    when it is done.
+    Every sampler call gets a seed spawned from ``config.seed``, so results do not depend on
+    thread timing or on the process. ``progress`` (optional) is called with the number of
+    variables solved each time a call returns.
     """
     t0 = time.perf_counter()
     n = qubo.num_variables
