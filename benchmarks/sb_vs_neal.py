@@ -12,8 +12,8 @@ holds the medians over repeats of
 
 Repeats are interleaved (neal, SB, neal, SB, ...), so a busy spell slows all samplers alike. The
 first neal setting is the reference for ``gap_vs_reference`` (relative energy gap, positive =
-worse than neal) and the speedups. neal's beta range is scaled to the couplings in BINARY units:
-hot = ln 2 / max_i(|a_i| + sum_j |Q_ij|), cold = ln 100 / min nonzero |coefficient|. The SB
+worse than neal) and the speedups. neal gets the beta range qtrack's pipeline gives it
+(``qtrack.solve.auto_beta_range``: hot = ln 2 / largest |coefficient|, cold = ln 100 / smallest). The SB
 kernels are compiled before any timing.
 
 Usage:
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -49,15 +48,11 @@ def load_bqm(path: Path) -> tuple[dimod.BinaryQuadraticModel, dict]:
 
 
 def neal_beta_range(arrays: dict) -> tuple[float, float]:
-    n = len(arrays["linear"])
-    quad = np.abs(arrays["quad"])
-    strength = np.abs(arrays["linear"]).astype(float)
-    np.add.at(strength, arrays["irow"], quad)
-    np.add.at(strength, arrays["icol"], quad)
-    coefficients = np.concatenate([np.abs(arrays["linear"]), quad])
-    smallest = coefficients[coefficients > 0].min()
-    hot = math.log(2) / strength.max() if n else 1.0
-    return hot, math.log(100) / smallest
+    """The beta range qtrack's pipeline gives neal (qtrack.solve.auto_beta_range)."""
+    from qtrack.qubo import Qubo
+    from qtrack.solve import auto_beta_range
+
+    return auto_beta_range(Qubo(arrays["linear"], arrays["irow"], arrays["icol"], arrays["quad"]))
 
 
 class ComponentEnergy:
