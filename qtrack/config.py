@@ -38,7 +38,7 @@ class DoubletConfig:
     #: from the beam line turns by about d0 * (1/r_in - 1/r_out) more, which matters in the pixels.
     #: Off by default: 2.5 mm recovers a few displaced pixel doublets (true-doublet recall 98.8 ->
     #: 99.1 % on the second 0.2 sample) but makes 50 % more doublets and a 30 % larger QUBO at
-    #: full density, with lower purity.
+    #: full density, with lower purity (measured with a 200 mm ``z0_max``).
     d0_max: float = 0.0
     #: |z| of the doublet's straight-line intercept with the beam line (mm). 100 mm lost 1 of
     #: 4607 true focused doublets on the ~97 % barrel event against 200 mm and halved the
