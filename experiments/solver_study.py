@@ -13,8 +13,8 @@ Skipped, with the reason recorded: remote hardware samplers (qpu, hybrid, decomp
 an account); mock-qpu above ``--mock-max-variables`` (its embeddings cost ~20 ms per variable);
 samplers whose ``max_variables`` (tabu, exact) is below the QUBO's largest connected component;
 exact above ``--exact-max-component`` (it enumerates all 2**k states of a component).
-Solving goes through the pipeline's ``qtrack.solve`` (``solve_bqm`` or ``solve_qubo``: best read
-per connected component) when it exists, otherwise through the sampler directly.
+Solving goes through the pipeline's ``qtrack.solve.solve_qubo`` (best read per connected
+component).
 
 Exits 2 with one line when an input is missing or unreadable.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import math
 import os
@@ -59,78 +58,9 @@ def load(path: Path):
         _die(f"{path}: cannot be read as a .npz QUBO ({' '.join(str(exc).split())})")
 
 
-def component_sizes(n, irow, icol) -> np.ndarray:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    g = coo_matrix((np.ones(len(irow)), (irow, icol)), shape=(n, n))
-    _, labels = connected_components(g, directed=False)
-    return np.bincount(labels)
-
-
 def energy_of(state, linear, irow, icol, quad) -> float:
     s = np.asarray(state, dtype=np.float64)
     return float(linear @ s + np.sum(quad * s[irow] * s[icol]))
-
-
-class Recorder:
-    """Wraps a sampler and keeps each call's ``info["resources"]`` (the pipeline's batching may
-    not carry a SampleSet's info through)."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.resources: list[dict] = []
-
-    @property
-    def parameters(self):
-        return self.inner.parameters
-
-    @property
-    def properties(self):
-        return self.inner.properties
-
-    def sample(self, bqm, **kwargs):
-        ss = self.inner.sample(bqm, **kwargs)
-        res = ss.info.get("resources")
-        if res:
-            self.resources.append(res)
-        return ss
-
-    def close(self):
-        if hasattr(self.inner, "close"):
-            self.inner.close()
-
-
-def solve_once(name, sampler, arrays, bqm, config):
-    """Solve with the pipeline's solver when it exists; returns (state, info, samplesets)."""
-    import dimod
-
-    solve_mod = importlib.import_module("qtrack.solve")  # qtrack.solve may be a function too
-
-    linear, irow, icol, quad = arrays
-    if hasattr(solve_mod, "solve_bqm"):
-        ss, info = solve_mod.solve_bqm(bqm, sampler, config, sampler_name=name)
-        sample = ss.first.sample
-        state = np.array([sample[v] for v in range(len(linear))], dtype=np.int8)
-        return state, dict(info or {}), [ss]
-    if hasattr(solve_mod, "solve_qubo"):
-        from qtrack.qubo import Qubo
-
-        sol = solve_mod.solve_qubo(Qubo(linear, irow, icol, quad), sampler, config,
-                                   sampler_name=name)
-        return np.asarray(sol.state, dtype=np.int8), dict(sol.info), list(sol.samplesets)
-    # fallback: the sampler on the whole BQM, its lowest-energy read
-    kwargs = {"num_reads": config.num_reads, "num_sweeps": config.num_sweeps, "seed": config.seed}
-    kwargs = {k: v for k, v in kwargs.items() if k in sampler.parameters}
-    ss = sampler.sample(bqm, **kwargs)
-    ss.resolve()
-    best = ss.first.sample
-    state = np.array([best[v] for v in range(len(linear))], dtype=np.int8)
-    if ss.vartype is dimod.SPIN:
-        state = (state > 0).astype(np.int8)
-    return state, {}, [ss]
 
 
 def skip_reason(spec, n, largest, args) -> str | None:
@@ -179,9 +109,10 @@ def main(argv=None) -> int:
         if path.suffix != ".npz" and not Path(f"{path}-hits.csv").is_file():
             _die(f"event {path}: {path}-hits.csv not found")
 
-    import dimod
-
     from qtrack.config import SolveConfig
+    from qtrack.pipeline import solve_built
+    from qtrack.qubo import Qubo
+    from qtrack.solve import components, solve_qubo
     from qtrack.errors import QtrackError
     from qtrack.samplers import SAMPLERS, get_sampler
 
@@ -205,10 +136,8 @@ def main(argv=None) -> int:
             arrays = (q.linear, q.irow, q.icol, q.quad)
         linear, irow, icol, quad = arrays
         n = len(linear)
-        sizes = component_sizes(n, irow, icol)
+        sizes = np.bincount(components(Qubo(*arrays))[1]) if n else np.zeros(0, dtype=int)
         largest = int(sizes.max()) if len(sizes) else 0
-        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(linear, (irow, icol, quad), 0.0,
-                                                            "BINARY")
         print(f"{path}: {n} variables, {len(quad)} couplers, {len(sizes)} components "
               f"(largest {largest})", flush=True)
         qubo_rows = []
@@ -228,21 +157,20 @@ def main(argv=None) -> int:
                        "num_sweeps": config.num_sweeps}
                 sampler = None
                 try:
-                    sampler = Recorder(get_sampler(name, **options))
-                    t0 = time.perf_counter()
+                    sampler = get_sampler(name, **options)
                     if built is not None:
-                        from qtrack.pipeline import solve_built
-
                         result = solve_built(dataclasses.replace(
                             built, config=built.config.replace(solve=dataclasses.asdict(config))),
                             sampler, name)
-                        state = result.solution.state
+                        solution = result.solution
                         row["wall_s"] = result.timings["solve"]
                         if result.scores:
                             row["trackml_score"] = result.scores["trackml_score"]
                     else:
-                        state, info, samplesets = solve_once(name, sampler, arrays, bqm, config)
+                        t0 = time.perf_counter()
+                        solution = solve_qubo(Qubo(*arrays), sampler, config, sampler_name=name)
                         row["wall_s"] = time.perf_counter() - t0
+                    state = solution.state
                 except QtrackError as exc:
                     row.update(error=" ".join(str(exc).split()), energy=math.nan, wall_s=math.nan)
                     qubo_rows.append(row)
@@ -254,9 +182,7 @@ def main(argv=None) -> int:
                 row["energy"] = energy_of(state, *arrays)
                 row["selected"] = int(state.sum())
                 if spec.hardware:
-                    from qtrack.hardware import merge_resources
-
-                    res = merge_resources(sampler.resources)
+                    res = solution.info.get("resources", {})
                     for key in ("qpu_calls", "logical_qubits_max", "physical_qubits_max",
                                 "physical_qubits_total", "longest_chain", "chain_break_fraction",
                                 "embedding_time_s", "embedding_cache_hits",
