@@ -85,29 +85,29 @@ def _batches(labels: np.ndarray, n_comp: int, batch_size: int) -> list[np.ndarra
     return [np.sort(b) for b in batches]
 
 
-def _sub_bqm(qubo: Qubo, variables: np.ndarray, local: np.ndarray) -> dimod.BinaryQuadraticModel:
+def _batch_edges(qubo: Qubo, variables: np.ndarray) -> np.ndarray:
+    """Indices of the couplers inside a batch (couplers never cross components)."""
     mask = np.zeros(qubo.num_variables, dtype=bool)
     mask[variables] = True
-    edges = mask[qubo.irow]  # couplers never cross components, so one end decides
+    return np.flatnonzero(mask[qubo.irow])
+
+
+def _sub_bqm(qubo: Qubo, variables, local, edges) -> dimod.BinaryQuadraticModel:
     return dimod.BinaryQuadraticModel.from_numpy_vectors(
         qubo.linear[variables], (local[qubo.irow[edges]], local[qubo.icol[edges]], qubo.quad[edges]),
         0.0, dimod.BINARY,
     )
 
 
-def _component_energies(qubo: Qubo, variables, local, reads, labels, n_comp):
+def _component_energies(qubo: Qubo, variables, local, edges, reads, labels, n_comp):
     """Energy of each component in each read, shape (n_reads, n_comp)."""
     comp = labels[variables]
     e = np.zeros((reads.shape[0], n_comp))
     lin = reads * qubo.linear[variables][None, :]
-    for k in range(reads.shape[0]):
-        e[k] = np.bincount(comp, weights=lin[k], minlength=n_comp)
-    mask = np.zeros(qubo.num_variables, dtype=bool)
-    mask[variables] = True
-    edges = np.flatnonzero(mask[qubo.irow])
     li, lj = local[qubo.irow[edges]], local[qubo.icol[edges]]
     ec = labels[qubo.irow[edges]]
     for k in range(reads.shape[0]):
+        e[k] = np.bincount(comp, weights=lin[k], minlength=n_comp)
         e[k] += np.bincount(ec, weights=qubo.quad[edges] * reads[k, li] * reads[k, lj], minlength=n_comp)
     return e
 
@@ -148,6 +148,8 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
     local = np.empty(n, dtype=np.int64)
     for b in batches:
         local[b] = np.arange(len(b))
+    edges = [_batch_edges(qubo, b) for b in batches]
+    bqms = [_sub_bqm(qubo, b, local, e) for b, e in zip(batches, edges)]
 
     # Local samplers release the GIL: split each batch's reads over the threads. The split depends
     # only on the config, and every task gets its own seed, so thread timing never shows.
@@ -160,8 +162,7 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
 
     def run(task):
         k, reads = tasks[task]
-        variables = batches[k]
-        bqm = _sub_bqm(qubo, variables, local)
+        variables, bqm = batches[k], bqms[k]
         kwargs = sample_kwargs(sampler, config, beta_range, int(seeds[task] % 2**31))
         if reads is not None:
             kwargs["num_reads"] = reads
@@ -182,10 +183,10 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
                   for k in range(len(batches))]
 
     state = np.zeros(n, dtype=np.int8)
-    for variables, ss in zip(batches, samplesets):
+    for variables, batch_edges, ss in zip(batches, edges, samplesets):
         reads = ss.record.sample[:, np.argsort(np.asarray(ss.variables, dtype=np.int64))]
         reads = ((reads > 0) if ss.vartype is dimod.SPIN else reads).astype(np.int8)
-        e = _component_energies(qubo, variables, local, reads, labels, n_comp)
+        e = _component_energies(qubo, variables, local, batch_edges, reads, labels, n_comp)
         best = np.argmin(e, axis=0)
         state[variables] = reads[best[labels[variables]], local[variables]]
     energy = float(qubo.linear @ state + np.sum(qubo.quad * state[qubo.irow] * state[qubo.icol]))
