@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qtrack.benchmark import provenance, run_child, write_json
+from harness import provenance, run_child  # noqa: E402
+from qtrack.io import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = {

@@ -13,7 +13,7 @@ holds the medians over repeats of
 Repeats are interleaved (neal, SB, neal, SB, ...), so a busy spell slows all samplers alike. The
 first neal setting is the reference for ``gap_vs_reference`` (relative energy gap, positive =
 worse than neal) and the speedups. neal gets the beta range qtrack's pipeline gives it
-(``qtrack.solve.auto_beta_range``: hot = ln 2 / largest |coefficient|, cold = ln 100 / smallest). The SB
+(``qtrack.components.auto_beta_range``: hot = ln 2 / largest |coefficient|, cold = ln 100 / smallest). The SB
 kernels are compiled before any timing.
 
 Usage:
@@ -36,7 +36,7 @@ from dwave.samplers import SimulatedAnnealingSampler
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from qtrack.sb import SimulatedBifurcationSampler
+from qtrack.samplers.sb import SimulatedBifurcationSampler
 
 
 def load_bqm(path: Path) -> tuple[dimod.BinaryQuadraticModel, dict]:
@@ -48,9 +48,9 @@ def load_bqm(path: Path) -> tuple[dimod.BinaryQuadraticModel, dict]:
 
 
 def neal_beta_range(arrays: dict) -> tuple[float, float]:
-    """The beta range qtrack's pipeline gives neal (qtrack.solve.auto_beta_range)."""
-    from qtrack.qubo import Qubo
-    from qtrack.solve import auto_beta_range
+    """The beta range qtrack's pipeline gives neal (qtrack.components.auto_beta_range)."""
+    from qtrack.model.qubo import Qubo
+    from qtrack.components import auto_beta_range
 
     return auto_beta_range(Qubo(arrays["linear"], arrays["irow"], arrays["icol"], arrays["quad"]))
 

@@ -117,7 +117,7 @@ def run_or_load(args, out_json: Path, run) -> tuple[dict, bool]:
     import json
     import time
 
-    from qtrack.benchmark import write_json
+    from qtrack.io import write_json
 
     if args.replot:
         if not out_json.exists():
@@ -307,7 +307,7 @@ def _fmt(v):
 
 def footer(fig, measured: dict, extra: str = "") -> None:
     """A small grey line at the bottom of a figure saying how it was measured."""
-    from qtrack.benchmark import short_machine
+    from benchmarks.harness import short_machine
 
     text = (f"{measured['method']}\n{short_machine(measured['machine'])}; load average at start "
             f"{measured['load_average_1_5_15min']}; {measured['started']}"
@@ -319,7 +319,7 @@ def footer(fig, measured: dict, extra: str = "") -> None:
 def warm_up() -> None:
     """Solve the shipped tiny event once, so numba's compiled kernels are loaded before timing."""
     from qtrack import pipeline
-    from qtrack.benchmark import WARMUP_EVENT
+    from benchmarks.harness import WARMUP_EVENT
     from qtrack.config import Config
 
     cfg = Config().replace(solve={"num_reads": 2, "num_sweeps": 50})

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
 STAGES = ("doublets", "triplets", "model", "qubo", "solve", "tracks", "score")
@@ -44,7 +45,7 @@ FIT_MIN_HITS = 5000
 
 def run(args) -> dict:
     from qtrack import pipeline
-    from qtrack.benchmark import measure, model_config, provenance
+    from benchmarks.harness import measure, model_config, provenance
     from qtrack.event import load_event
     from qtrack.samplers import get_sampler
 

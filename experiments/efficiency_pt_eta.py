@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
 METHOD = ("in-process solve of the union event after a warm-up; neal (dwave-samplers), default solve "
@@ -41,7 +42,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     C.check_args(args)
     from qtrack import pipeline, plot
-    from qtrack.benchmark import model_config, provenance, short_machine, write_json
+    from benchmarks.harness import model_config, provenance, short_machine
+    from qtrack.io import write_json
     from qtrack.event import load_event
     from qtrack.samplers import get_sampler
 

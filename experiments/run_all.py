@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -34,7 +35,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip", nargs="+", default=[], choices=ORDER, help="experiments to leave out")
     args = p.parse_args(argv)
     C.check_args(args)
-    from qtrack.benchmark import provenance, write_json
+    from benchmarks.harness import provenance
+    from qtrack.io import write_json
 
     common = ["--data", str(args.data), "--out", str(args.out)]
     if args.baseline is not None:

@@ -6,7 +6,7 @@ barrel, with truth), the full-density barrel hits without truth (55,446 hits) an
 Kaggle events without truth (event000001001 and event000001003: all volumes are read, the barrel
 part is solved, the endcaps are left out).
 
-Each point is a fresh child process (``qtrack.benchmark.pipeline_child``): it first solves the shipped
+Each point is a fresh child process (``benchmarks/harness.py pipeline_child``): it first solves the shipped
 tiny event (numba cache loading not counted), then loads, builds and solves the event with the
 default model and seed 1; time per stage is the pipeline's ``Result.timings`` (perf_counter), peak
 memory is the child's ``ru_maxrss`` read by the parent with ``os.wait4``. A child that only imports
@@ -26,18 +26,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
 STAGES = ("load", "doublets", "triplets", "model", "qubo", "solve", "tracks")
 BUILD = ("doublets", "triplets", "model", "qubo")
 FIT_MIN_HITS = 5000
-METHOD = ("one fresh child process per run (python -m qtrack.benchmark child): warm-up solve of the "
+METHOD = ("one fresh child process per run (python benchmarks/harness.py child): warm-up solve of the "
           "shipped event, then load + build + solve, default model, seed 1; time.perf_counter per "
           "stage; peak memory = the child's ru_maxrss via os.wait4 (includes interpreter and imports)")
 
 
 def run(args) -> dict:
-    from qtrack.benchmark import pipeline_child, provenance
+    from benchmarks.harness import pipeline_child, provenance
 
     measured = provenance(METHOD)
     base = [pipeline_child(None)["maxrss_mb"]]

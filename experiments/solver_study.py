@@ -13,7 +13,7 @@ Skipped, with the reason recorded: remote hardware samplers (qpu, hybrid, decomp
 an account); mock-qpu above ``--mock-max-variables`` (its embeddings cost ~20 ms per variable);
 samplers whose ``max_variables`` (tabu, exact) is below the QUBO's largest connected component;
 exact above ``--exact-max-component`` (it enumerates all 2**k states of a component).
-Solving goes through the pipeline's ``qtrack.solve.solve_qubo`` (best read per connected
+Solving goes through the pipeline's ``qtrack.components.solve_qubo`` (best read per connected
 component).
 
 Exits 2 with one line when an input is missing or unreadable.
@@ -35,7 +35,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-REMOTE = ("qpu", "hybrid", "decomposed")
 
 
 def _die(msg: str) -> None:
@@ -44,42 +43,28 @@ def _die(msg: str) -> None:
 
 
 def load(path: Path):
-    """(linear, irow, icol, quad) of a QUBO file; exits 2 with one line when unusable."""
-    if not path.is_file():
-        _die(f"QUBO file {path} not found")
+    """The Qubo of a QUBO file; exits 2 with one line when unusable."""
+    from qtrack.errors import QtrackError
+    from qtrack.model.qubo import load_qubo
+
     try:
-        with np.load(path) as data:
-            missing = {"linear", "irow", "icol", "quad"} - set(data.files)
-            if missing:
-                _die(f"{path}: not a QUBO file (missing {', '.join(sorted(missing))})")
-            return (np.asarray(data["linear"], dtype=np.float64), np.asarray(data["irow"]),
-                    np.asarray(data["icol"]), np.asarray(data["quad"], dtype=np.float64))
-    except (OSError, ValueError) as exc:
-        _die(f"{path}: cannot be read as a .npz QUBO ({' '.join(str(exc).split())})")
-
-
-def energy_of(state, linear, irow, icol, quad) -> float:
-    s = np.asarray(state, dtype=np.float64)
-    return float(linear @ s + np.sum(quad * s[irow] * s[icol]))
+        return load_qubo(path)[0]
+    except QtrackError as exc:
+        _die(str(exc))
 
 
 def skip_reason(spec, n, largest, args) -> str | None:
-    from qtrack.samplers import is_installed
-
     if args.samplers and spec.name not in args.samplers:
         return "not selected"
-    if not is_installed(spec):
+    if not spec.installed:
         return "not installed"
-    if spec.name in REMOTE:
+    caps = spec.capabilities
+    if caps.remote:
         return "needs a D-Wave account (remote)"
-    if spec.name == "mock-qpu" and n > args.mock_max_variables:
+    if not caps.solve_settings and n > args.mock_max_variables:  # QPU-like: slow offline
         return f"{n} variables > --mock-max-variables {args.mock_max_variables}"
-    if spec.max_variables is not None and largest > spec.max_variables:
-        return f"largest component {largest} > {spec.max_variables} variables"
-    if spec.name == "exact" and largest > args.exact_max_component:
-        # ExactSolver returns all 2**k states of a k-variable component: at k = 24 the pipeline's
-        # per-read bookkeeping over 16.7M reads took > 19 GB before it was stopped
-        return f"largest component {largest} > --exact-max-component {args.exact_max_component}"
+    if caps.max_variables is not None and largest > caps.max_variables:
+        return f"largest component {largest} > {caps.max_variables} variables"
     return None
 
 
@@ -96,10 +81,8 @@ def main(argv=None) -> int:
     p.add_argument("--num-sweeps", type=int, default=None, help="sweeps (default: SolveConfig's)")
     p.add_argument("--mock-max-variables", type=int, default=2000,
                    help="run mock-qpu only on QUBOs up to this many variables")
-    p.add_argument("--exact-max-component", type=int, default=16,
-                   help="run exact only when every component has at most this many variables")
     p.add_argument("--subproblem-size", type=int, default=None,
-                   help="mock-qpu sub-problem size (default: qtrack.hardware's)")
+                   help="mock-qpu sub-problem size (default: the [qpu] config section's)")
     args = p.parse_args(argv)
     if args.seeds < 1:
         _die("--seeds must be at least 1")
@@ -109,17 +92,18 @@ def main(argv=None) -> int:
         if path.suffix != ".npz" and not Path(f"{path}-hits.csv").is_file():
             _die(f"event {path}: {path}-hits.csv not found")
 
-    from qtrack.config import SolveConfig
-    from qtrack.pipeline import solve_built
-    from qtrack.qubo import Qubo
-    from qtrack.solve import components, solve_qubo
+    from qtrack.components import components, solve_qubo
+    from qtrack.config import Config
     from qtrack.errors import QtrackError
+    from qtrack.pipeline import solve_built
     from qtrack.samplers import SAMPLERS, get_sampler
 
     unknown = set(args.samplers or []) - set(SAMPLERS)
     if unknown:
         _die(f"unknown sampler(s) {', '.join(sorted(unknown))}; expected {', '.join(SAMPLERS)}")
-    base = SolveConfig()
+    base = Config()
+    if args.subproblem_size:
+        base = base.replace(qpu={"subproblem_size": args.subproblem_size})
     overrides = {k: v for k, v in (("num_reads", args.num_reads),
                                    ("num_sweeps", args.num_sweeps)) if v is not None}
 
@@ -127,16 +111,14 @@ def main(argv=None) -> int:
     for path in args.qubos:
         built = None
         if path.suffix == ".npz":
-            arrays = load(path)
+            qubo = load(path)
         else:
             import qtrack
 
             built = qtrack.build(path)
-            q = built.qubo
-            arrays = (q.linear, q.irow, q.icol, q.quad)
-        linear, irow, icol, quad = arrays
-        n = len(linear)
-        sizes = np.bincount(components(Qubo(*arrays))[1]) if n else np.zeros(0, dtype=int)
+            qubo = built.qubo
+        n, quad = qubo.num_variables, qubo.quad
+        sizes = np.bincount(components(qubo)[1]) if n else np.zeros(0, dtype=int)
         largest = int(sizes.max()) if len(sizes) else 0
         print(f"{path}: {n} variables, {len(quad)} couplers, {len(sizes)} components "
               f"(largest {largest})", flush=True)
@@ -147,28 +129,24 @@ def main(argv=None) -> int:
                 skipped.append({"qubo": str(path), "sampler": name, "reason": why})
                 continue
             for seed in range(1, args.seeds + 1):
-                config = dataclasses.replace(base, seed=seed, **overrides)
-                options = {"seed": seed}
-                if spec.hardware and args.subproblem_size:
-                    options["subproblem_size"] = args.subproblem_size
+                config = base.replace(solve=dict(overrides, seed=seed))
                 row = {"qubo": str(path), "variables": n, "couplers": len(quad),
                        "components": len(sizes), "largest_component": largest,
-                       "sampler": name, "seed": seed, "num_reads": config.num_reads,
-                       "num_sweeps": config.num_sweeps}
+                       "sampler": name, "seed": seed, "num_reads": config.solve.num_reads,
+                       "num_sweeps": config.solve.num_sweeps}
                 sampler = None
                 try:
-                    sampler = get_sampler(name, **options)
+                    sampler = get_sampler(name, config)
                     if built is not None:
-                        result = solve_built(dataclasses.replace(
-                            built, config=built.config.replace(solve=dataclasses.asdict(config))),
-                            sampler, name)
+                        result = solve_built(dataclasses.replace(built, config=config),
+                                             sampler, name)
                         solution = result.solution
                         row["wall_s"] = result.timings["solve"]
                         if result.scores:
                             row["trackml_score"] = result.scores["trackml_score"]
                     else:
                         t0 = time.perf_counter()
-                        solution = solve_qubo(Qubo(*arrays), sampler, config, sampler_name=name)
+                        solution = solve_qubo(qubo, sampler, config.solve)
                         row["wall_s"] = time.perf_counter() - t0
                     state = solution.state
                 except QtrackError as exc:
@@ -179,9 +157,9 @@ def main(argv=None) -> int:
                 finally:
                     if hasattr(sampler, "close"):
                         sampler.close()
-                row["energy"] = energy_of(state, *arrays)
+                row["energy"] = qubo.energy(state)
                 row["selected"] = int(state.sum())
-                if spec.hardware:
+                if solution.info.get("resources"):
                     res = solution.info.get("resources", {})
                     for key in ("qpu_calls", "logical_qubits_max", "physical_qubits_max",
                                 "physical_qubits_total", "longest_chain", "chain_break_fraction",

@@ -13,7 +13,7 @@ Schemas read (extra fields are ignored):
   "num_reads", "num_sweeps", "error"?...}], "meta": {...}, "skipped": [...]}``; rows with an error
   (non-finite energy) are left out and counted in the title;
 * the generic one: ``{"runs": [{"qubo", "sampler", "seed", "energy", "time_s",
-  "relative_energy"?, "trackml_score"?, "setting"?}], "measured"?: qtrack.benchmark.provenance()}``.
+  "relative_energy"?, "trackml_score"?, "setting"?}], "measured"?: benchmarks.harness.provenance()}``.
 
 The relative gap is (E - E_best) / |E_best|, computed from the best energy per QUBO when the file
 does not give it; a gap of 0 (the best run) is drawn on a dotted floor line.
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
 SETTING_KEYS = ("setting", "num_sweeps", "sweeps", "num_reads", "reads", "steps", "num_steps",

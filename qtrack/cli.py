@@ -1,26 +1,38 @@
-"""Command line: a thin layer over :mod:`qtrack.pipeline`.
+"""Command line: a thin layer over :mod:`qtrack.pipeline` and the stages.
 
-Problems the user can fix (bad input, missing credentials) end with one line on stderr and exit
-code 2; no output file is left half-written.
+Three ways out, and only three:
+
+* the user's problem (bad input file, bad setting or option, missing credentials, an output
+  directory that cannot be written): one line on stderr, exit code 2, no output file;
+* an interruption (Ctrl-C, SIGINT): one line, exit code 130, at once, no half-written file;
+* a bug in qtrack: the traceback, a line saying so, exit code 1.
+
+Everything heavy (numba, dimod, pandas, matplotlib, the D-Wave stack) is imported inside the
+commands, so ``qtrack --help`` answers at once.
 """
 from __future__ import annotations
 
 import functools
-import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from .config import Config
 from .errors import QtrackError
 
 log = logging.getLogger("qtrack")
 
-#: The small event shipped with the repository, used when no EVENT is given.
-DEFAULT_EVENT = Path(__file__).resolve().parent.parent / "data" / "event000001000"
+def _shipped_event() -> Path:
+    """The small event of the repository's ``data/``, installed as package data ``qtrack.data``."""
+    from importlib.resources import files
+
+    return Path(str(files("qtrack.data"))) / "event000001000"
+
+BUG_REPORT = ("qtrack: internal error: this is a bug in qtrack, please report it with the "
+              "traceback above")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -29,35 +41,69 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
                         stream=sys.stderr)
 
 
-def _fail(message: str, code: int = 2):
-    click.echo(f"qtrack: error: {message}", err=True)
-    sys.exit(code)
+def _interrupted():
+    """Leave at once: worker threads still inside a sampler call are not waited for (every
+    output is written atomically, so nothing half-written is left)."""
+    click.echo("qtrack: interrupted", err=True)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(130)
 
 
 def friendly(func):
-    """Turn user-fixable errors into one line and exit 2."""
+    """The three ways out (see the module docstring)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except QtrackError as exc:
-            _fail(str(exc))
+            click.echo(f"qtrack: error: {exc}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _interrupted()
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.Abort):
+            raise
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            click.echo(BUG_REPORT, err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def check_writable(directory: str | Path) -> Path:
+    """Check, before any work, that ``directory`` could be created and written to.
+
+    Nothing is created here (a run that fails later leaves no empty directory): the directory
+    must be writable if it exists, else its nearest existing parent must be a writable directory.
+    """
+    d = Path(directory)
+    probe = d
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise QtrackError(f"{d}: output directory cannot be made: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise QtrackError(f"{d}: output directory cannot be written: no write permission "
+                          f"on {probe}")
+    return d
 
 
 def _event_arg(event: str | None) -> Path:
     if event is not None:
         return Path(event)
-    if not (DEFAULT_EVENT.parent / f"{DEFAULT_EVENT.name}-hits.csv").exists():
-        raise QtrackError(f"no EVENT given and the example event {DEFAULT_EVENT} is not there")
-    return DEFAULT_EVENT
+    shipped = _shipped_event()
+    if not (shipped.parent / f"{shipped.name}-hits.csv").exists():
+        raise QtrackError(f"no EVENT given and the example event {shipped} is not installed")
+    return shipped
 
 
-def _config(path: str | None, seed: int | None = None, **solve) -> Config:
+def _config(path: str | None, seed: int | None = None, **solve):
+    from .config import Config
+
     cfg = Config.from_toml(path) if path else Config()
     changes = {k: v for k, v in solve.items() if v is not None}
     if seed is not None:
@@ -95,27 +141,31 @@ SCORE_ROWS = [
 
 
 def _score_table(scores: dict) -> str:
-    lines = [f"  {label:<18} {fmt.format(scores[key])}" for key, label, fmt in SCORE_ROWS if key in scores]
+    lines = [f"  {label:<18} {fmt.format(scores[key])}" for key, label, fmt in SCORE_ROWS
+             if key in scores]
     return "\n".join(lines)
+
+
+SEED = click.IntRange(0, 2**63 - 1)
 
 
 @main.command()
 @click.argument("event", required=False)
 @click.option("--sampler", default="neal", show_default=True,
               help="Sampler name (see `qtrack samplers`).")
-@click.option("--seed", type=int, help="Random seed (default from config: 1).")
+@click.option("--seed", type=SEED, help="Random seed (default from config: 1).")
 @click.option("-o", "--outdir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Directory for <event>-submission.csv and <event>-summary.json.")
 @click.option("--config", "config_path", type=click.Path(), help="TOML file overriding settings.")
-@click.option("--num-reads", type=click.IntRange(min=1), help="Reads per component batch.")
+@click.option("--num-reads", type=click.IntRange(min=1), help="Reads per component.")
 @click.option("--num-sweeps", type=click.IntRange(min=1), help="Sweeps per read (neal).")
-@click.option("--threads", type=click.IntRange(min=1), help="Threads for local samplers.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Threads for local samplers.")
 @click.option("--write-qubo", is_flag=True, help="Also write <event>-qubo.npz.")
 @click.option("--dwave-profile", help="Profile of the D-Wave configuration file (dwave.conf).")
 @click.option("--subproblem-size", type=click.IntRange(min=2),
-              help="Hardware samplers: largest sub-problem sent to the QPU.")
+              help="D-Wave samplers: largest sub-problem sent to the QPU ([qpu] subproblem_size).")
 @click.option("--dry-run", is_flag=True,
-              help="Hardware samplers: decompose and embed offline, report, submit nothing.")
+              help="D-Wave samplers: decompose and embed offline, report, submit nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @with_common
 @friendly
@@ -128,40 +178,37 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
     """
     t0 = time.perf_counter()
     _setup_logging(verbose, quiet)
-    from . import pipeline
-    from .samplers import SAMPLERS, get_sampler
+    from .samplers import capabilities_of, get_sampler, spec_of
 
     cfg = _config(config_path, seed, num_reads=num_reads, num_sweeps=num_sweeps, threads=threads)
-    spec = SAMPLERS.get(sampler)
-    options = {}
-    if spec is not None and spec.hardware:
-        from . import hardware
+    if subproblem_size is not None:
+        cfg = cfg.replace(qpu={"subproblem_size": subproblem_size})
+    spec_of(sampler)
+    event_path = _event_arg(event)
+    out = check_writable(outdir)
+    sampler_obj = get_sampler(sampler, cfg, profile=dwave_profile, dry_run=dry_run)
+    if dry_run and not hasattr(sampler_obj, "offline_report"):
+        raise QtrackError(f"--dry-run is for the D-Wave samplers, not {sampler!r}")
+    caps = capabilities_of(sampler_obj)
+    if caps.remote:
+        from .samplers.dwave import check_credentials
 
-        if sampler != "mock-qpu" and not dry_run:
-            hardware.check_credentials(sampler, profile=dwave_profile)
-        options = {"profile": dwave_profile, "subproblem_size": subproblem_size, "seed": cfg.solve.seed,
-                   "num_reads": num_reads}
-        options = {k: v for k, v in options.items() if v is not None}
-    elif dry_run:
-        raise QtrackError("--dry-run is for hardware samplers (qpu, hybrid, decomposed, mock-qpu)")
-    sampler_obj = None if dry_run else get_sampler(sampler, **options)
+        check_credentials(f"sampler {sampler!r}", profile=dwave_profile)
 
-    built = pipeline.build(_event_arg(event), cfg)
-    out = Path(outdir)
-    remote = spec is not None and spec.hardware and sampler != "mock-qpu"
-    if write_qubo or dry_run or remote:  # a failed remote run still leaves the QUBO
+    from . import pipeline
+
+    built = pipeline.build(event_path, cfg)
+    if write_qubo or dry_run or caps.remote:  # a failed remote run still leaves the QUBO
         path = pipeline.write_qubo(built, out)
         log.info("wrote %s", path)
     if dry_run:
-        from . import hardware
+        import json
 
-        report = hardware.dry_run(built.bqm, sampler, **options)
-        path = out / f"{built.event.name}-dryrun.json"
-        from .io import atomic_open
+        from .io import jsonable, write_json
 
-        with atomic_open(path) as f:
-            json.dump(pipeline._jsonable(report), f, indent=2)
-        click.echo(json.dumps(pipeline._jsonable(report), indent=2))
+        report = {"sampler": sampler, **sampler_obj.offline_report(built.bqm)}
+        path = write_json(out / f"{built.event.name}-dryrun.json", report)
+        click.echo(json.dumps(jsonable(report), indent=2))
         log.info("wrote %s (nothing was submitted)", path)
         return
     show = sys.stderr.isatty() if progress is None else progress
@@ -185,13 +232,15 @@ def build(event, outdir, config_path, verbose, quiet):
     """Build the QUBO of EVENT and write OUTDIR/<event>-qubo.npz.
 
     The file holds numpy arrays linear, irow, icol, quad (the QUBO) and hit_ids (the TrackML hit
-    ids of each triplet variable); see qtrack.qubo.load_qubo.
+    ids of each triplet variable); see qtrack.model.qubo.load_qubo.
     """
     _setup_logging(verbose, quiet)
+    cfg = _config(config_path)
+    out = check_writable(outdir)
     from . import pipeline
 
-    built = pipeline.build(Path(event), _config(config_path))
-    path = pipeline.write_qubo(built, outdir)
+    built = pipeline.build(Path(event), cfg)
+    path = pipeline.write_qubo(built, out)
     click.echo(f"{path}: {built.qubo.num_variables} variables, {built.qubo.num_couplers} couplers")
 
 
@@ -199,7 +248,7 @@ def build(event, outdir, config_path, verbose, quiet):
 @click.argument("event")
 @click.option("--density", type=click.FloatRange(0, 1, min_open=True), required=True,
               help="Fraction of particles (and of noise hits) to keep.")
-@click.option("--seed", type=int, default=None, help="Random seed (default: drawn and recorded).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: drawn and recorded).")
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False))
 @click.option("--prefix", default=None, help="File prefix of the output (default: the event's).")
 @with_common
@@ -207,11 +256,12 @@ def build(event, outdir, config_path, verbose, quiet):
 def dataset(event, density, seed, outdir, prefix, verbose, quiet):
     """Make a reduced barrel dataset from EVENT, the reference's convention (see qtrack.dataset)."""
     _setup_logging(verbose, quiet)
+    out = check_writable(outdir)
     from .dataset import make_dataset
 
-    out = make_dataset(Path(event), density=density, seed=seed, outdir=Path(outdir), prefix=prefix)
-    click.echo(f"wrote {out.prefix}-{{hits,truth,particles}}.csv: {out.n_hits} hits, "
-               f"{out.n_particles} particles, {out.n_noise} noise hits (seed {out.seed})")
+    info = make_dataset(Path(event), density=density, seed=seed, outdir=out, prefix=prefix)
+    click.echo(f"wrote {info.prefix}-{{hits,truth,particles}}.csv: {info.n_hits} hits, "
+               f"{info.n_particles} particles, {info.n_noise} noise hits (seed {info.seed})")
 
 
 @main.command()
@@ -223,15 +273,17 @@ def dataset(event, density, seed, outdir, prefix, verbose, quiet):
 def score(submission, event, as_json, verbose, quiet):
     """Score a TrackML SUBMISSION (hit_id,track_id CSV) against EVENT's truth."""
     _setup_logging(verbose, quiet)
-    from .event import _read_csv, load_event
+    from .event import load_event, read_table
     from .scoring import score_submission
 
     ev = load_event(event)
     if not ev.has_truth:
         raise QtrackError(f"{ev.prefix}-truth.csv: no truth file, cannot score")
-    sub = _read_csv(Path(submission), ("hit_id", "track_id"), ("hit_id", "track_id"))
+    sub = read_table(Path(submission), ("hit_id", "track_id"), ("hit_id", "track_id"))
     scores = score_submission(ev.hits, ev.truth, sub, source=str(submission))
     if as_json:
+        import json
+
         click.echo(json.dumps(scores, indent=2))
     else:
         click.echo(f"{Path(submission).name} on {ev.name}:")
@@ -239,32 +291,75 @@ def score(submission, event, as_json, verbose, quiet):
 
 
 @main.command()
+@friendly
 def samplers():
     """List the samplers, whether each is installed and configured."""
-    from .samplers import SAMPLERS, is_installed
+    from .samplers import SAMPLERS
 
     click.echo(f"{'name':<11} {'installed':<10} {'configured':<11} description")
     for spec in SAMPLERS.values():
-        installed = is_installed(spec)
+        installed = spec.installed
         configured = "yes"
-        if spec.hardware and spec.name != "mock-qpu":
+        if spec.capabilities.remote:
             configured = "-"
             if installed:
-                from .hardware import has_credentials
+                from .samplers.dwave import has_credentials
 
                 configured = "yes" if has_credentials() else "no token"
-        click.echo(f"{spec.name:<11} {'yes' if installed else 'no':<10} {configured:<11} {spec.description}")
+        click.echo(f"{spec.name:<11} {'yes' if installed else 'no':<10} {configured:<11} "
+                   f"{spec.description}")
 
 
-def _register_commands() -> None:
-    from .benchmark import benchmark_command
-    from .plot import plot_command
+@main.command("plot")
+@click.argument("summary", required=False, type=click.Path(dir_okay=False))
+@click.option("--submission", type=click.Path(dir_okay=False),
+              help="A hit_id,track_id CSV (instead of SUMMARY); needs --event.")
+@click.option("--event", "event_path", help="Event prefix, hits file or directory (with --submission).")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False),
+              help="Directory for the PNGs (default: next to SUMMARY or the submission).")
+@click.option("--what", type=click.Choice(["all", "display", "efficiency"]), default="all",
+              show_default=True, help="Which figures; efficiency needs truth.")
+@click.option("--dpi", type=click.IntRange(50, 600), default=120, show_default=True)
+@friendly
+def plot(summary, submission, event_path, outdir, what, dpi):
+    """Draw a solved event: event display and efficiency / fake-rate curves.
 
-    main.add_command(plot_command)
-    main.add_command(benchmark_command)
+    SUMMARY is OUTDIR/<event>-summary.json written by `qtrack solve` (its event and submission are
+    found from it); or give --submission FILE --event PREFIX. Writes <event>-display.png and
+    <event>-efficiency.png.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise QtrackError("qtrack plot needs matplotlib: pip install 'qtrack[plot]'")
+    if summary is not None and (submission is not None or event_path is not None):
+        raise QtrackError("give either SUMMARY or --submission/--event, not both")
+    if summary is None and (submission is None or event_path is None):
+        raise QtrackError("give a SUMMARY json, or both --submission FILE and --event PREFIX")
+    from .plot import make_plots
+    from .plot.tables import load_inputs
+
+    event, track_id, default_dir = load_inputs(summary, submission, event_path)
+    out = check_writable(outdir if outdir else default_dir)
+    for p in make_plots(event, track_id, out, what, dpi):
+        click.echo(str(p))
 
 
-_register_commands()
+def run() -> None:
+    """The ``qtrack`` console script: :func:`main`, with Ctrl-C anywhere giving exit 130."""
+    try:
+        code = main(standalone_mode=False)
+    except KeyboardInterrupt:
+        _interrupted()
+    except click.Abort:
+        _interrupted()
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
 
 if __name__ == "__main__":
-    main()
+    run()

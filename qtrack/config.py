@@ -15,6 +15,7 @@ where the reference has a knob; doublet seeding is qtrack's own. A TOML file ove
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,91 @@ from pathlib import Path
 from .errors import InputError
 
 
+def _between(lo=None, hi=None, lo_open=False):
+    def check(v):
+        return ((lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or v <= hi))
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo}")
+    if hi is not None:
+        parts.append(f"<= {hi}")
+    return check, " and ".join(parts)
+
+
+def _one_of(*choices):
+    return (lambda v: v in choices), "one of " + ", ".join(repr(c) for c in choices)
+
+
+_ANY = (lambda v: True), ""
+_POSITIVE = _between(0, lo_open=True)
+_NON_NEGATIVE = _between(0)
+_FRACTION = _between(0, 1)
+_COUNT = _between(1)
+
+
+class _Section:
+    """What every config section can do: check its values, and be copied with changes.
+
+    ``_rules`` gives each field's allowed range (types come from the annotations); a value out of
+    range or of the wrong type stops with one line naming the section, key, value and what is
+    allowed, whether it came from a TOML file or from Python.
+    """
+
+    _section = ""
+    _rules: dict = {}
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            checked = _check_value(self, f, value)
+            if checked is not value:
+                object.__setattr__(self, f.name, checked)
+
+    def replace(self, **changes):
+        """A copy with some fields changed, checked as a TOML file's would be."""
+        return _merge(self, changes, "config")
+
+
+def _check_value(section, f, value):
+    where = f"[{section._section}] {f.name} = {value!r}"
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    check, text = section._rules.get(f.name, _ANY)
+    if f.name == "beta_range":
+        if value is None:
+            return None
+        if (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and math.isfinite(v) and v > 0 for v in value)
+                and value[0] < value[1]):
+            return (float(value[0]), float(value[1]))
+        raise InputError(f"{where}: expected two positive numbers [hot, cold] with hot < cold")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise InputError(f"{where}: expected true or false")
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InputError(f"{where}: expected an integer{' ' + text if text else ''}")
+    elif kind == "float":
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not math.isfinite(value):
+            raise InputError(f"{where}: expected a finite number{' ' + text if text else ''}")
+        value = float(value)
+    elif kind == "str" and not isinstance(value, str):
+        raise InputError(f"{where}: expected {text or 'a string'}")
+    if not check(value):
+        raise InputError(f"{where}: expected {text}")
+    return value
+
+
 @dataclass(frozen=True)
-class DoubletConfig:
+class DoubletConfig(_Section):
     """Seeding cuts: which hit pairs a track from the luminous region could make."""
+
+    _section = "doublets"
+    _rules = {"max_layer_gap": _between(1, 4), "min_pt": _between(0.1), "field_tesla": _POSITIVE,
+              "phi_tolerance": _between(0, 0.5), "d0_max": _between(0, 20),
+              "z0_max": _POSITIVE, "eta_max": _between(0, 6, lo_open=True)}
 
     #: Largest step in the layer order between the two hits (2 = at most one missing layer).
     max_layer_gap: int = 2
@@ -49,8 +132,18 @@ class DoubletConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Section):
     """Triplet and quadruplet cuts and QUBO weights (names follow the reference's config)."""
+
+    _section = "model"
+    _rules = {"tplet_max_curv": _POSITIVE, "tplet_max_drz": _POSITIVE,
+              "qplet_max_dcurv": _POSITIVE, "qplet_max_strength": _between(None, 0),
+              "num_multiplier": (lambda v: v < 0, "< 0 (quadruplet couplers are negative)"),
+              "xy_relative_strength": _FRACTION, "xy_power": _POSITIVE, "rz_power": _POSITIVE,
+              "volayer_power": _NON_NEGATIVE, "min_qplet_path": _NON_NEGATIVE,
+              "conflict_strength": _POSITIVE, "d0_factor": _NON_NEGATIVE, "d0_denom": _POSITIVE,
+              "z0_factor": _NON_NEGATIVE, "z0_denom": _POSITIVE,
+              "beamspot_half_length": _NON_NEGATIVE}
 
     #: Largest layer span of a triplet is ``max_layer_gap + 1`` of the doublets' config.
     tplet_max_curv: float = 8e-4
@@ -79,7 +172,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class SolveConfig:
+class SolveConfig(_Section):
     """Sampler settings.
 
     The reference ran neal with 10 reads of 1000 sweeps. Because every component keeps its own
@@ -87,22 +180,78 @@ class SolveConfig:
     ~97 % barrel event, energy within 0.01 %) in less than half the time.
     """
 
+    _section = "solve"
+    _rules = {"num_reads": _between(1, 100_000), "num_sweeps": _between(1, 10_000_000),
+              "seed": _between(0, 2**63 - 1), "threads": _between(1, 256)}
+
     num_reads: int = 4
     num_sweeps: int = 1000
     #: Seed of every random choice in solving; the same seed gives the same tracks in any process.
     seed: int = 1
     #: (hot, cold) inverse temperatures; ``None`` scales them to the couplings.
     beta_range: tuple[float, float] | None = None
-    #: Components are packed into batches of at most this many variables; the best read is
-    #: still chosen per component, so packing changes speed, not quality.
-    batch_size: int = 20000
-    #: Threads running batches at once (dwave-samplers releases the GIL).
+    #: Threads sampling at once, for samplers that release the GIL (neal, steepest, sb, tabu).
+    #: Every read is its own seeded task, so the answer does not depend on this.
     threads: int = 2
 
 
 @dataclass(frozen=True)
-class TrackConfig:
+class SBConfig(_Section):
+    """Simulated bifurcation (``--sampler sb``), see :mod:`qtrack.samplers.sb`."""
+
+    _section = "sb"
+    _rules = {"num_steps": _COUNT, "dt": _between(0, 10, lo_open=True),
+              "variant": _one_of("discrete", "ballistic")}
+
+    num_steps: int = 1000
+    dt: float = 1.0
+    #: "discrete" (dSB, better on tracking QUBOs) or "ballistic" (bSB).
+    variant: str = "discrete"
+    #: Greedy single-flip descent after each trajectory.
+    polish: bool = True
+
+
+@dataclass(frozen=True)
+class QPUConfig(_Section):
+    """The D-Wave samplers (``qpu``, ``mock-qpu``, ``decomposed``, ``hybrid``), see
+    :mod:`qtrack.samplers.dwave`."""
+
+    _section = "qpu"
+    _rules = {"subproblem_size": _between(2, 10_000), "num_reads": _between(1, 10_000),
+              "sweeps": _COUNT, "partitions": _between(1, 8),
+              "initial_state": _one_of("zeros", "descent", "anneal"), "loop_sweeps": _COUNT,
+              "loop_initial_state": _one_of("zeros", "descent", "anneal"),
+              "embedding_timeout": _POSITIVE, "time_limit": _NON_NEGATIVE}
+
+    #: Largest number of logical variables sent to the QPU in one call.
+    subproblem_size: int = 100
+    #: Reads of every QPU call.
+    num_reads: int = 100
+    #: Block-descent sweeps over a split component (qpu, mock-qpu).
+    sweeps: int = 6
+    #: Block layouts with offset boundaries, visited in turn (qpu, mock-qpu).
+    partitions: int = 3
+    #: Start of the descent: "zeros", "descent" (steepest descent) or "anneal" (a short
+    #: simulated anneal) (qpu, mock-qpu).
+    initial_state: str = "zeros"
+    #: Loop iterations per block of a large component (decomposed).
+    loop_sweeps: int = 2
+    #: Start of the dwave-hybrid loop (decomposed).
+    loop_initial_state: str = "anneal"
+    #: Steepest descent from every QPU read.
+    polish: bool = True
+    #: Seconds one minorminer call may take before the sub-problem is halved.
+    embedding_timeout: float = 60.0
+    #: Leap hybrid time limit in seconds (hybrid); 0 = the solver's minimum.
+    time_limit: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrackConfig(_Section):
     """Merging selected triplets into tracks."""
+
+    _section = "tracks"
+    _rules = {"min_hits": _between(3), "max_z0": _NON_NEGATIVE}
 
     min_hits: int = 5
     #: Largest |z| (mm) at which a track's straight-line fit in r-z meets the beam line. Not in
@@ -118,10 +267,30 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
     tracks: TrackConfig = field(default_factory=TrackConfig)
+    sb: SBConfig = field(default_factory=SBConfig)
+    qpu: QPUConfig = field(default_factory=QPUConfig)
 
     def replace(self, **sections) -> "Config":
         """Return a copy with some fields changed: ``cfg.replace(solve={"seed": 3})``."""
         return _merge(self, sections, "config")
+
+    def with_settings(self, **settings) -> "Config":
+        """A copy with fields changed by their bare name, e.g. ``num_reads=8, min_pt=0.9``.
+
+        A name found in several sections goes to the first of doublets, model, solve, tracks,
+        sb, qpu (``num_reads`` is ``solve.num_reads``); use :meth:`replace` for the others.
+        """
+        if not settings:
+            return self
+        sections: dict[str, dict] = {}
+        for key, value in settings.items():
+            owners = [f.name for f in dataclasses.fields(self)
+                      if key in {g.name for g in dataclasses.fields(getattr(self, f.name))}]
+            if not owners:
+                raise InputError(f"unknown setting {key!r}; expected a field of "
+                                 f"qtrack.config.Config's sections")
+            sections.setdefault(owners[0], {})[key] = value
+        return self.replace(**sections)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -143,40 +312,22 @@ class Config:
 
 
 def _merge(obj, changes: dict, source: str):
-    """Apply nested ``changes`` to a frozen dataclass, checking names and types."""
+    """Apply nested ``changes`` to a frozen dataclass; names, types and ranges are checked."""
     if not isinstance(changes, dict):
         raise InputError(f"{source}: expected a table, got {changes!r}")
     fields = {f.name: f for f in dataclasses.fields(obj)}
     updates = {}
     for key, value in changes.items():
         if key not in fields:
-            raise InputError(f"{source}: unknown setting {key!r}; expected one of {sorted(fields)}")
+            where = f"[{obj._section}] " if isinstance(obj, _Section) else ""
+            raise InputError(f"{source}: {where}unknown setting {key!r}; expected one of "
+                             f"{', '.join(sorted(fields))}")
         current = getattr(obj, key)
-        where = f"{source}: {key}"
         if dataclasses.is_dataclass(current):
-            updates[key] = _merge(current, value, where)
+            updates[key] = _merge(current, value, source)
         else:
-            updates[key] = _coerce(value, current, fields[key], where)
-    return dataclasses.replace(obj, **updates)
-
-
-def _coerce(value, current, fld, where):
-    if fld.name == "beta_range":
-        if value is None:
-            return None
-        if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and v > 0 for v in value
-        ):
-            return (float(value[0]), float(value[1]))
-        raise InputError(f"{where}: expected two positive numbers [hot, cold], got {value!r}")
-    kind = type(current)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    raise InputError(f"{where}: expected {kind.__name__}, got {value!r}")
+            updates[key] = value
+    try:
+        return dataclasses.replace(obj, **updates)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None

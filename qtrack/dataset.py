@@ -12,17 +12,16 @@ The same input and seed give byte-identical files.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .detector import TRACKML_BARREL, LayerTable
+from .model.layers import TRACKML_BARREL, LayerTable
 from .errors import InputError
 from .event import load_event
-from .io import atomic_open
+from .io import write_csv, write_json
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,6 @@ def reduce_event(hits: pd.DataFrame, truth: pd.DataFrame, density: float, seed: 
     return h, t, chosen
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    with atomic_open(path, newline="") as f:
-        df.to_csv(f, index=False)
-
-
 def make_dataset(event: str | Path, density: float, outdir: str | Path, seed: int | None = None,
                  prefix: str | None = None, layers: LayerTable = TRACKML_BARREL) -> DatasetInfo:
     """Write ``OUTDIR/PREFIX-{hits,truth,particles}.csv`` and ``PREFIX-meta.json``."""
@@ -81,16 +75,15 @@ def make_dataset(event: str | Path, density: float, outdir: str | Path, seed: in
         seed = int(np.random.SeedSequence().entropy % 2**31)
     hits, truth, chosen = reduce_event(ev.hits, ev.truth, density, seed, layers)
     outdir.mkdir(parents=True, exist_ok=True)
-    _write_csv(hits, out.with_name(f"{out.name}-hits.csv"))
-    _write_csv(truth, out.with_name(f"{out.name}-truth.csv"))
+    write_csv(out.with_name(f"{out.name}-hits.csv"), hits)
+    write_csv(out.with_name(f"{out.name}-truth.csv"), truth)
     if ev.particles is not None:
         parts = ev.particles[ev.particles.particle_id.isin(chosen)]
-        _write_csv(parts, out.with_name(f"{out.name}-particles.csv"))
+        write_csv(out.with_name(f"{out.name}-particles.csv"), parts)
     n_noise = int((truth.particle_id == 0).sum())
     meta = {"source": str(ev.prefix), "density": density, "seed": seed, "num_hits": len(hits),
             "num_particles": len(chosen), "num_noise": n_noise,
             "num_focused_particles": int(truth[truth.weight > 0].particle_id.nunique())}
     meta_path = out.with_name(f"{out.name}-meta.json")
-    with atomic_open(meta_path) as f:
-        json.dump(meta, f, indent=2)
+    write_json(meta_path, meta)
     return DatasetInfo(out, len(hits), len(chosen), n_noise, seed)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .detector import TRACKML_BARREL, LayerTable
+from .model.layers import TRACKML_BARREL, LayerTable
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 HIT_COLUMNS = ("hit_id", "x", "y", "z", "volume_id", "layer_id")
 TRUTH_COLUMNS = ("hit_id", "particle_id", "tpx", "tpy", "weight")
 PARTICLE_COLUMNS = ("particle_id", "px", "py", "pz")
-_SUFFIX = re.compile(r"-(hits|truth|particles)\.csv(\.gz)?$")
+_SUFFIX = re.compile(r"-(hits|truth|particles)\.(csv|csv\.gz|parquet)$")
+#: File endings an event's files may have, in the order they are looked for.
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 @dataclass
@@ -67,7 +69,7 @@ def resolve_prefix(path: str | Path) -> Path:
     """Turn an event argument (prefix, hits file or directory) into its file prefix."""
     p = Path(path)
     if p.is_dir():
-        hits = sorted(p.glob("*-hits.csv")) + sorted(p.glob("*-hits.csv.gz"))
+        hits = [h for s in SUFFIXES for h in sorted(p.glob(f"*-hits{s}"))]
         if len(hits) != 1:
             found = ", ".join(h.name for h in hits) or "none"
             raise InputError(f"{p}: expected one *-hits.csv in the directory, found {found}")
@@ -78,17 +80,22 @@ def resolve_prefix(path: str | Path) -> Path:
     return p
 
 
-def _find(prefix: Path, kind: str) -> Path | None:
-    for suffix in (".csv", ".csv.gz"):
+def find_file(prefix: Path, kind: str) -> Path | None:
+    """The event's ``kind`` file (hits, truth, particles), whatever its ending; ``None`` if none."""
+    for suffix in SUFFIXES:
         f = prefix.with_name(f"{prefix.name}-{kind}{suffix}")
         if f.exists():
             return f
     return None
 
 
-def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+def read_table(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or Parquet file and check its columns and numbers."""
     try:
-        df = pd.read_csv(path)
+        if path.name.endswith(".parquet"):
+            df = _read_parquet(path)
+        else:
+            df = pd.read_csv(path)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except pd.errors.EmptyDataError:
@@ -113,6 +120,20 @@ def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) ->
     return df
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise InputError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+    import pyarrow.lib
+
+    try:
+        return pd.read_parquet(path)
+    except (pyarrow.lib.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as Parquet ({str(exc).splitlines()[0]})") \
+            from None
+
+
 def _check_ids(df: pd.DataFrame, column: str, path: Path) -> None:
     if (df[column] % 1 != 0).any():
         raise InputError(f"{path}: column {column} must hold integers")
@@ -125,20 +146,25 @@ def _check_ids(df: pd.DataFrame, column: str, path: Path) -> None:
 
 def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth: bool = True) -> Event:
     """Read and validate an event; truth and particles are optional (solved but not scored)."""
-    prefix = resolve_prefix(path)
-    hits_path = _find(prefix, "hits")
+    given = Path(path)
+    if given.is_file() and not _SUFFIX.search(given.name):
+        # A hits file under another name (``...-hits-unlabeled.csv``): read as given, no truth.
+        prefix, hits_path, with_truth = given.with_name(given.name.split(".")[0]), given, False
+    else:
+        prefix = resolve_prefix(path)
+        hits_path = find_file(prefix, "hits")
     if hits_path is None:
         raise InputError(f"{prefix}-hits.csv: hits file not found (event argument {path})")
-    hits = _read_csv(hits_path, HIT_COLUMNS, HIT_COLUMNS)
+    hits = read_table(hits_path, HIT_COLUMNS, HIT_COLUMNS)
     _check_ids(hits, "hit_id", hits_path)
     hits["hit_id"] = hits["hit_id"].astype(np.int64)
     for c in ("volume_id", "layer_id"):
         hits[c] = hits[c].astype(np.int64)
 
     truth = particles = None
-    truth_path = _find(prefix, "truth") if with_truth else None
+    truth_path = find_file(prefix, "truth") if with_truth else None
     if truth_path is not None:
-        truth = _read_csv(truth_path, TRUTH_COLUMNS, TRUTH_COLUMNS)
+        truth = read_table(truth_path, TRUTH_COLUMNS, TRUTH_COLUMNS)
         _check_ids(truth, "hit_id", truth_path)
         truth["hit_id"] = truth["hit_id"].astype(np.int64)
         truth["particle_id"] = truth["particle_id"].astype(np.int64)
@@ -152,9 +178,9 @@ def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth
                 f"truth, {len(extra)} truth row(s) for unknown hits"
             )
         truth = truth.set_index("hit_id", drop=False).loc[hits.hit_id.to_numpy()].reset_index(drop=True)
-        particles_path = _find(prefix, "particles")
+        particles_path = find_file(prefix, "particles")
         if particles_path is not None:
-            particles = _read_csv(particles_path, PARTICLE_COLUMNS, PARTICLE_COLUMNS)
+            particles = read_table(particles_path, PARTICLE_COLUMNS, PARTICLE_COLUMNS)
             particles["particle_id"] = particles["particle_id"].astype(np.int64)
 
     layer = layers.index_of(hits.volume_id.to_numpy(), hits.layer_id.to_numpy())

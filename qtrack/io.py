@@ -1,6 +1,11 @@
-"""Atomic output: every file qtrack writes appears whole or not at all."""
+"""Output: every file qtrack writes appears whole or not at all, JSON is strict.
+
+One writer per format: :func:`write_json`, :func:`write_csv`, and :func:`atomic_open` under both.
+"""
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -31,3 +36,36 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def jsonable(obj):
+    """``obj`` with numpy scalars and arrays, paths and tuples made plain JSON; NaN and
+    infinities become ``None`` so the file is strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy scalar or array
+        return jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def write_json(path: str | Path, data) -> Path:
+    """Write ``data`` as indented strict JSON, atomically."""
+    path = Path(path)
+    with atomic_open(path) as f:
+        json.dump(jsonable(data), f, indent=2)
+        f.write("\n")
+    return path
+
+
+def write_csv(path: str | Path, frame) -> Path:
+    """Write a pandas DataFrame as CSV (no index), atomically."""
+    path = Path(path)
+    with atomic_open(path, newline="") as f:
+        frame.to_csv(f, index=False)
+    return path

@@ -1,12 +1,13 @@
-"""The pipeline: event -> doublets -> triplets -> model -> QUBO -> solve -> tracks -> scores.
+"""The pipeline: event -> doublets -> triplets -> couplers -> QUBO -> solve -> tracks -> scores.
 
-Every stage is a function of arrays and a config section (modules named after the stages); this
-module only chains them, times them and logs one line per stage. The CLI and the Python API both
-call :func:`solve`.
+Every stage is a function of arrays and a config section (:mod:`qtrack.event`,
+:mod:`qtrack.model`, :mod:`qtrack.components`, :mod:`qtrack.samplers`, :mod:`qtrack.tracks`,
+:mod:`qtrack.scoring`); this module only chains them, times them and logs one line per stage. The
+CLI and the Python API both call :func:`build` and :func:`solve_built`.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import os
 import platform
@@ -20,17 +21,19 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .components import Solution, solve_qubo
 from .config import Config
-from .detector import layer_rank
-from .doublets import Doublets, build_doublets
+from .errors import QtrackError
 from .event import Event, load_event
-from .io import atomic_open
-from .qubo import Qubo, build_qubo, save_qubo
-from .samplers import get_sampler
-from .scoring import doublet_scores, trackml_score, track_rates, true_doublets
-from .solve import Solution, solve_qubo
+from .io import jsonable, write_csv, write_json
+from .model.couplers import Model, build_couplers
+from .model.doublets import Doublets, build_doublets
+from .model.layers import layer_rank
+from .model.qubo import Qubo, build_qubo, save_qubo
+from .model.triplets import Triplets, build_triplets
+from .samplers import capabilities_of, get_sampler
+from .scoring import score_tracks
 from .tracks import Tracks, build_tracks
-from .triplets import Model, Triplets, build_model, build_triplets
 
 log = logging.getLogger("qtrack")
 
@@ -49,8 +52,37 @@ class Built:
 
     @property
     def bqm(self) -> dimod.BinaryQuadraticModel:
-        """The QUBO as a dimod model (variables = indices into ``model.triplets``)."""
-        return self.qubo.to_bqm()
+        """The QUBO as a dimod model (variables = indices into ``model.triplets``).
+
+        Made on first use and kept: change its biases in place (``built.bqm.set_linear(7, -0.5)``)
+        and :func:`solve_built` solves the changed model. Or give a new :class:`Qubo` with
+        :meth:`with_qubo`.
+        """
+        if "_bqm" not in self.__dict__:
+            self.__dict__["_bqm"] = self.qubo.to_bqm()
+        return self.__dict__["_bqm"]
+
+    def current_qubo(self) -> Qubo:
+        """The QUBO to solve: :attr:`qubo`, or :attr:`bqm` as it stands if it was touched."""
+        bqm = self.__dict__.get("_bqm")
+        if bqm is None:
+            return self.qubo
+        n = self.qubo.num_variables
+        if bqm.num_variables != n or set(bqm.variables) != set(range(n)):
+            raise QtrackError(f"built.bqm must keep the variables 0..{n - 1} (one per triplet); "
+                              f"it has {bqm.num_variables}")
+        qubo, labels = Qubo.from_bqm(bqm)
+        label = np.asarray(labels, dtype=np.int64)
+        linear = np.empty(n)
+        linear[label] = qubo.linear
+        return Qubo(linear, label[qubo.irow], label[qubo.icol], qubo.quad)
+
+    def with_qubo(self, qubo: Qubo) -> "Built":
+        """A copy that solves ``qubo`` (same variables, other weights)."""
+        if qubo.num_variables != self.qubo.num_variables:
+            raise QtrackError(f"the new QUBO has {qubo.num_variables} variables, expected "
+                              f"{self.qubo.num_variables} (one per triplet)")
+        return dataclasses.replace(self, qubo=qubo)
 
     def triplet_hit_ids(self) -> np.ndarray:
         t = self.model.triplets
@@ -74,6 +106,7 @@ class Result(Built):
     """A solved event: the QUBO, the sampler's answer, tracks, submission and scores."""
 
     sampler: str = ""
+    sampler_info: dict = field(default_factory=dict)
     solution: Solution | None = None
     tracks: Tracks | None = None
     submission: pd.DataFrame | None = None
@@ -85,11 +118,12 @@ class Result(Built):
         return self.solution.to_sampleset()
 
     def summary(self) -> dict:
-        s = {
+        return jsonable({
             "event": self.event.name,
             "event_path": str(self.event.prefix),
             "qtrack_version": __version__,
             "sampler": self.sampler,
+            "sampler_info": self.sampler_info,
             "seed": self.config.solve.seed,
             "sizes": self.sizes() | {
                 "components": self.solution.n_components,
@@ -100,28 +134,15 @@ class Result(Built):
             "energy": self.solution.energy,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "scores": self.scores,
-            "solver_info": _jsonable(self.solution.info),
+            "solver_info": self.solution.info,
             "config": self.config.to_dict(),
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "cpus": os.cpu_count()},
-        }
-        return s
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
+        })
 
 
 @contextmanager
-def _stage(timings: dict, name: str, size=None):
+def _stage(timings: dict, name: str):
     t0 = time.perf_counter()
     out = {}
     yield out
@@ -130,8 +151,9 @@ def _stage(timings: dict, name: str, size=None):
     log.info("%-9s %7.3f s%s", name, timings[name], what)
 
 
-def build(event: Event | str | Path, config: Config = Config()) -> Built:
+def build(event: Event | str | Path, config: Config | None = None) -> Built:
     """Load (if given a path) and build the QUBO of an event."""
+    config = config or Config()
     timings: dict[str, float] = {}
     if not isinstance(event, Event):
         with _stage(timings, "load") as st:
@@ -143,10 +165,11 @@ def build(event: Event | str | Path, config: Config = Config()) -> Built:
         doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets)
         st["size"] = f"{len(doublets)} doublets"
     with _stage(timings, "triplets") as st:
-        triplets = build_triplets(x, y, z, rank, doublets, config.doublets.max_layer_gap, config.model)
+        triplets = build_triplets(x, y, z, rank, doublets, config.doublets.max_layer_gap,
+                                  config.model)
         st["size"] = f"{len(triplets)} triplets"
-    with _stage(timings, "model") as st:
-        model = build_model(x, y, z, rank, doublets, triplets, config.model)
+    with _stage(timings, "couplers") as st:
+        model = build_couplers(x, y, z, rank, doublets, triplets, config.model)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     with _stage(timings, "qubo") as st:
@@ -155,23 +178,9 @@ def build(event: Event | str | Path, config: Config = Config()) -> Built:
     return Built(event, config, doublets, triplets, model, qubo, timings)
 
 
-def score(event: Event, tracks: Tracks, track_id: np.ndarray) -> dict:
-    """Scores of the tracks against the event's truth (see :mod:`qtrack.scoring`)."""
-    truth = event.truth
-    hid = event.hits.hit_id.to_numpy()
-    pid, w = truth.particle_id.to_numpy(), truth.weight.to_numpy()
-    r = np.hypot(event.hits.x.to_numpy(), event.hits.y.to_numpy())
-    focused, unfocused = true_doublets(hid, r, pid, w)
-    found = event.hit_id[np.stack([tracks.doublet_inner, tracks.doublet_outer], axis=1)]
-    out = {"trackml_score": trackml_score(hid, pid, w, hid, track_id)}
-    out.update(doublet_scores(found, focused, unfocused))
-    out.update(track_rates(track_id, pid, w))
-    return out
-
-
 def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
-          config: Config = Config(), sampler_options: dict | None = None,
-          progress: bool = False) -> Result:
+          config: Config | None = None, *, seed: int | None = None, progress: bool = False,
+          profile: str | None = None, **settings) -> Result:
     """Find the tracks of an event.
 
     Parameters
@@ -181,35 +190,57 @@ def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
     sampler
         A name from ``qtrack samplers`` or any ``dimod.Sampler`` instance.
     config
-        All settings; ``config.solve.seed`` makes the result reproducible.
-    sampler_options
-        Passed to the named sampler's factory (hardware samplers: profile, sub-problem size...).
+        All settings (:class:`~qtrack.config.Config`; defaults when ``None``).
+    seed
+        Seed of every random choice (``config.solve.seed``): the same seed gives the same tracks.
     progress
         Show a progress bar while sampling.
+    profile
+        D-Wave configuration profile (D-Wave samplers only).
+    settings
+        Any config field by name, e.g. ``num_reads=8`` or ``min_pt=0.9`` (see
+        :meth:`~qtrack.config.Config.with_settings`).
+
+    Examples
+    --------
+    >>> import qtrack
+    >>> result = qtrack.solve("data/event000001000", sampler="neal", seed=1)  # doctest: +SKIP
+    >>> round(result.scores["trackml_score"], 3)                              # doctest: +SKIP
+    0.922
     """
-    if isinstance(sampler, str):
-        name = sampler
-        sampler = get_sampler(name, **(sampler_options or {}))
-    else:
-        name = None
+    config = (config or Config()).with_settings(**settings)
+    if seed is not None:
+        config = config.replace(solve={"seed": seed})
+    name = sampler if isinstance(sampler, str) else None
+    if name is not None:
+        sampler = get_sampler(name, config, profile=profile)
     built = build(event, config)
     return solve_built(built, sampler, name, progress=progress)
 
 
-def solve_built(built: Built, sampler: dimod.Sampler, sampler_name: str | None = None,
-                progress: bool = False) -> Result:
-    """Solve an already built QUBO (e.g. after changing its weights) and score the tracks."""
+def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
+                sampler_name: str | None = None, progress: bool = False) -> Result:
+    """Solve an already built QUBO and score the tracks.
+
+    To solve with other weights, change ``built.bqm`` in place or pass ``built.with_qubo(q)``.
+    """
     event, config, timings = built.event, built.config, dict(built.timings)
+    if isinstance(sampler, str):
+        sampler_name, sampler = sampler, get_sampler(sampler, config)
+    qubo = built.current_qubo()
     with _stage(timings, "solve") as st:
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=built.qubo.num_variables, unit="var", desc="sampling", leave=False)
-        solution = solve_qubo(built.qubo, sampler, config.solve, sampler_name,
-                              progress=bar.update if bar else None)
-        if bar:
-            bar.close()
+            bar = tqdm(total=1.0, unit="", desc="sampling", leave=False,
+                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+        try:
+            solution = solve_qubo(qubo, sampler, config.solve,
+                                  progress=bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
         st["size"] = (f"{solution.n_components} components (largest {solution.largest_component}), "
                       f"energy {solution.energy:.3f}")
     t = built.model.triplets
@@ -224,12 +255,16 @@ def solve_built(built: Built, sampler: dimod.Sampler, sampler_name: str | None =
     scores = None
     if event.has_truth:
         with _stage(timings, "score") as st:
-            scores = score(event, tracks, track_id)
+            found = event.hit_id[np.stack([tracks.doublet_inner, tracks.doublet_outer], axis=1)]
+            scores = score_tracks(event.hits, event.truth, track_id, found)
             st["size"] = f"TrackML {scores['trackml_score']:.4f}"
+    info = {"class": f"{type(sampler).__module__}.{type(sampler).__qualname__}",
+            "capabilities": dataclasses.asdict(capabilities_of(sampler)),
+            "properties": dict(getattr(sampler, "properties", {}) or {})}
     return Result(event=event, config=config, doublets=built.doublets, triplets=built.triplets,
-                  model=built.model, qubo=built.qubo, timings=timings,
-                  sampler=sampler_name or type(sampler).__name__, solution=solution,
-                  tracks=tracks, submission=submission, scores=scores)
+                  model=built.model, qubo=qubo, timings=timings,
+                  sampler=sampler_name or type(sampler).__name__, sampler_info=info,
+                  solution=solution, tracks=tracks, submission=submission, scores=scores)
 
 
 def write_outputs(result: Result, outdir: str | Path, total_time: float | None = None) -> dict[str, Path]:
@@ -241,12 +276,11 @@ def write_outputs(result: Result, outdir: str | Path, total_time: float | None =
     if total_time is not None:
         summary["timings_s"]["total"] = round(total_time, 4)
     summary["submission"] = paths["submission"].name
-    with atomic_open(paths["submission"], newline="") as f:
-        result.submission.to_csv(f, index=False)
-    with atomic_open(paths["summary"]) as f:
-        json.dump(summary, f, indent=2)
+    write_csv(paths["submission"], result.submission)
+    write_json(paths["summary"], summary)
     return paths
 
 
 def write_qubo(built: Built, outdir: str | Path) -> Path:
-    return save_qubo(Path(outdir) / f"{built.event.name}-qubo.npz", built.qubo, built.triplet_hit_ids())
+    return save_qubo(Path(outdir) / f"{built.event.name}-qubo.npz", built.current_qubo(),
+                     built.triplet_hit_ids())

@@ -24,7 +24,7 @@ import pandas as pd
 from .errors import InputError
 
 
-def _majority(track_id: np.ndarray, particle_id: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+def majority(track_id: np.ndarray, particle_id: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
     """Per track: size, majority particle (smallest id among ties), its hit count and weight."""
     df = pd.DataFrame({"track_id": track_id, "particle_id": particle_id, "weight": weight})
     g = df.groupby(["track_id", "particle_id"], sort=True).agg(n=("weight", "size"), w=("weight", "sum"))
@@ -36,28 +36,35 @@ def _majority(track_id: np.ndarray, particle_id: np.ndarray, weight: np.ndarray)
     return g.drop_duplicates("track_id", keep="first").reset_index(drop=True)
 
 
-def _align(truth_hit_id, sub_hit_id, sub_track_id, source: str = "submission") -> np.ndarray:
-    """Track id of every truth hit; the submission must list each truth hit exactly once."""
+def align(hit_id, sub_hit_id, sub_track_id, source: str = "submission") -> np.ndarray:
+    """Track id of every hit of the event (``hit_id``) from a submission, which must list each
+    of them exactly once and nothing else."""
+    hit_id = np.asarray(hit_id)
     sub = pd.Series(np.asarray(sub_track_id), index=np.asarray(sub_hit_id))
     if sub.index.duplicated().any():
         dup = sub.index[sub.index.duplicated()][0]
         raise InputError(f"{source}: hit_id {dup} appears more than once")
-    missing = ~pd.Index(truth_hit_id).isin(sub.index)
+    missing = ~pd.Index(hit_id).isin(sub.index)
     if missing.any():
         raise InputError(
-            f"{source}: {int(missing.sum())} hit(s) of the event missing, e.g. hit_id {truth_hit_id[missing][0]}"
-        )
-    return sub.loc[np.asarray(truth_hit_id)].to_numpy()
+            f"{source}: {int(missing.sum())} hit(s) of the event missing, e.g. hit_id "
+            f"{hit_id[missing][0]}; is it a submission for this event?")
+    extra = ~sub.index.isin(hit_id)
+    if extra.any():
+        raise InputError(
+            f"{source}: {int(extra.sum())} hit id(s) that are not in the event, e.g. hit_id "
+            f"{sub.index[extra][0]}; is it a submission for this event?")
+    return sub.loc[hit_id].to_numpy()
 
 
 def trackml_score(truth_hit_id, particle_id, weight, sub_hit_id, sub_track_id) -> float:
     """The official TrackML score of a submission (see the module docstring)."""
     weight = np.asarray(weight, dtype=np.float64)
-    track_id = _align(truth_hit_id, sub_hit_id, sub_track_id)
+    track_id = align(truth_hit_id, sub_hit_id, sub_track_id)
     total = weight.sum()
     if total <= 0:
         return 0.0
-    maj = _majority(track_id, np.asarray(particle_id), weight)
+    maj = majority(track_id, np.asarray(particle_id), weight)
     particle_nhits = pd.Series(np.asarray(particle_id)).value_counts()
     pn = particle_nhits.loc[maj.particle_id].to_numpy()
     good = (maj.n / maj.nhits > 0.5) & (maj.n / pn > 0.5)
@@ -107,7 +114,7 @@ def track_rates(track_id, particle_id, weight) -> dict:
     pw = pd.Series(weight).groupby(particle_id).sum()
     focused = set(pw.index[(pw.to_numpy() > 0) & (pw.index.to_numpy() != 0)])
     on_track = track_id != 0
-    maj = _majority(track_id[on_track], particle_id[on_track], weight[on_track])
+    maj = majority(track_id[on_track], particle_id[on_track], weight[on_track])
     n_tracks = len(maj)
     pn = pd.Series(particle_id).value_counts().loc[maj.particle_id].to_numpy()
     pure = (maj.n / maj.nhits > 0.5).to_numpy() & (maj.particle_id.to_numpy() != 0)
@@ -143,12 +150,24 @@ def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.Dat
     for col in ("hit_id", "track_id"):
         if col not in submission.columns:
             raise InputError(f"{source}: missing column {col}; expected hit_id,track_id")
-    track_id = _align(truth.hit_id.to_numpy(), submission.hit_id.to_numpy(), submission.track_id.to_numpy(),
-                      source)
+    track_id = align(truth.hit_id.to_numpy(), submission.hit_id.to_numpy(),
+                     submission.track_id.to_numpy(), source)
+    return score_tracks(hits, truth, track_id)
+
+
+def score_tracks(hits: pd.DataFrame, truth: pd.DataFrame, track_id: np.ndarray,
+                 found_doublets: np.ndarray | None = None) -> dict:
+    """All scores of ``track_id`` (one per row of ``truth``, whose rows match ``hits``).
+
+    ``found_doublets`` (n, 2 hit ids) are the doublets the tracks are made of; by default the
+    consecutive hits of each track by radius.
+    """
     r = np.hypot(hits.x.to_numpy(), hits.y.to_numpy())
     pid, w, hid = truth.particle_id.to_numpy(), truth.weight.to_numpy(), truth.hit_id.to_numpy()
     focused, unfocused = true_doublets(hid, r, pid, w)
+    if found_doublets is None:
+        found_doublets = submission_doublets(hid, r, track_id)
     out = {"trackml_score": trackml_score(hid, pid, w, hid, track_id)}
-    out.update(doublet_scores(submission_doublets(hid, r, track_id), focused, unfocused))
+    out.update(doublet_scores(found_doublets, focused, unfocused))
     out.update(track_rates(track_id, pid, w))
     return out

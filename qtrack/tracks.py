@@ -118,16 +118,29 @@ def _collect(nxt, prv, min_hits):
     return np.array(ptr, dtype=np.int64), np.array(hits, dtype=np.int64)
 
 
+def rz_line_fit(group: np.ndarray, r: np.ndarray, z: np.ndarray, n_groups: int):
+    """Least-squares line z = z0 + slope * r through the points of each group.
+
+    ``group`` numbers the points 0..n_groups-1; returns (slope, z0) per group (NaN for a group
+    whose points all share one radius).
+    """
+    def total(v):
+        return np.bincount(group, weights=v, minlength=n_groups)
+
+    n = np.bincount(group, minlength=n_groups).astype(np.float64)
+    sr, sz, srr, srz = total(r), total(z), total(r * r), total(r * z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (n * srz - sr * sz) / (n * srr - sr * sr)
+        z0 = (sz - slope * sr) / n
+    return slope, z0
+
+
 def track_z0(ptr: np.ndarray, hits: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray:
     """z intercept at r = 0 of each track's least-squares line z(r)."""
     if len(ptr) < 2:
         return np.zeros(0)
-    n = np.diff(ptr).astype(np.float64)
-    rh, zh = r[hits], z[hits]
-    sr, sz = np.add.reduceat(rh, ptr[:-1]), np.add.reduceat(zh, ptr[:-1])
-    srr, srz = np.add.reduceat(rh * rh, ptr[:-1]), np.add.reduceat(rh * zh, ptr[:-1])
-    slope = (n * srz - sr * sz) / (n * srr - sr * sr)
-    return (sz - slope * sr) / n
+    group = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    return rz_line_fit(group, r[hits], z[hits], len(ptr) - 1)[1]
 
 
 def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.ndarray,

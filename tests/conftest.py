@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 EVENT = DATA / "event000001000"
 
-# The reference's ordered barrel layers ("volayers"), written out independently of qtrack.detector.
+# The reference's ordered barrel layers ("volayers"), written out independently of qtrack.model.layers.
 VOLAYERS = [(8, 2), (8, 4), (8, 6), (8, 8), (13, 2), (13, 4), (13, 6), (13, 8), (17, 2), (17, 4)]
 
 

@@ -17,11 +17,11 @@ from dwave.samplers import SimulatedAnnealingSampler
 
 import qtrack
 from qtrack.config import Config, DoubletConfig, ModelConfig
-from qtrack.detector import layer_rank
-from qtrack.doublets import build_doublets
-from qtrack.qubo import build_qubo
+from qtrack.model.layers import layer_rank
+from qtrack.model.doublets import build_doublets
+from qtrack.model.qubo import build_qubo
 from qtrack.scoring import score_submission, true_doublets
-from qtrack.solve import components
+from qtrack.components import components
 from qtrack.tracks import build_tracks
 
 EVENT = Path(__file__).resolve().parent.parent / "data" / "event000001000"
@@ -175,19 +175,3 @@ def test_solve_by_name_is_reproducible(event):
     b = qtrack.solve(event, "neal", cfg)
     np.testing.assert_array_equal(a.solution.state, b.solution.state)
     assert a.scores == b.scores
-
-
-def test_benchmark_helpers():
-    import sys
-
-    from qtrack.benchmark import machine, measure, run_child
-
-    calls = []
-    m = measure(lambda: calls.append(1) or len(calls), repeats=3, warmup=1, keep=True)
-    assert len(calls) == 4 and m["results"] == [2, 3, 4] and len(m["runs"]) == 3
-    assert m["min"] <= m["median"] <= m["max"]
-    info = machine()
-    assert info["cores"] >= 1 and info["python"] and info["versions"]["numpy"]
-    # peak memory of one child process: it holds 300 MB at once
-    child = run_child([sys.executable, "-c", "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"])
-    assert child["returncode"] == 0 and child["maxrss_mb"] > 300

@@ -109,7 +109,7 @@ def case_toml_unknown_key(tmp):
 def case_toml_wrong_type(tmp):
     cfg = tmp / "cfg.toml"
     cfg.write_text('[doublets]\nmax_layer_gap = "two"\n')
-    return ["solve", EVENT, "--config", cfg], ["cfg.toml", "max_layer_gap", "expected int"]
+    return ["solve", EVENT, "--config", cfg], ["cfg.toml", "max_layer_gap", "expected an integer"]
 
 
 def case_toml_missing(tmp):

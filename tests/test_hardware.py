@@ -16,8 +16,10 @@ pytest.importorskip("dwave.system")
 pytest.importorskip("minorminer")
 pytest.importorskip("hybrid")
 
-from qtrack import hardware  # noqa: E402
+from qtrack.samplers import dwave as hardware  # noqa: E402
+from qtrack.samplers.dwave import decompose, qpu, resources  # noqa: E402
 from qtrack.errors import SamplerError  # noqa: E402
+from qtrack.samplers import get_sampler  # noqa: E402
 
 SUB = 30  # sub-problem size that forces decomposition of the test problems
 
@@ -61,7 +63,7 @@ def problem():
 
 @pytest.fixture(scope="module")
 def mock_sampler():
-    return hardware.make_sampler("mock-qpu", subproblem_size=SUB, seed=7, num_reads=20)
+    return hardware.qpu_sampler(mock=True, subproblem_size=SUB, seed=7, num_reads=20)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +142,7 @@ def test_embedding_cache_hits_for_repeated_graph():
     for copy in range(6):
         bqm.update(one.relabel_variables({v: f"c{copy}_{v}" for v in one.variables},
                                          inplace=False))
-    s = hardware.make_sampler("mock-qpu", subproblem_size=one.num_variables, seed=1,
+    s = hardware.qpu_sampler(mock=True, subproblem_size=one.num_variables, seed=1,
                               num_reads=5)
     ss = s.sample(bqm)
     res = ss.info["resources"]
@@ -153,13 +155,13 @@ def test_embedding_cache_hits_for_repeated_graph():
 def test_subproblem_clamps_the_rest_exactly(problem):
     # E_sub(y) - E_sub(y') must equal E(x with block=y) - E(x with block=y') for any state x
     bqm, _ = problem
-    g = hardware._Graph(bqm)
+    g = decompose.Graph(bqm)
     comp = max(g.components(), key=len)
     block = g.grow_blocks(comp, 12)[1]
-    unit = hardware._make_unit(g, [block])
+    unit = decompose.make_unit(g, [block])
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2, g.n).astype(np.int8)
-    sub, h_eff, Wl = hardware._sub_bqm(g, unit, x)
+    sub, h_eff, Wl = qpu._sub_bqm(g, unit, x)
     ys = rng.integers(0, 2, (5, unit.size)).astype(np.int8)
     full = []
     for y in ys:
@@ -168,7 +170,7 @@ def test_subproblem_clamps_the_rest_exactly(problem):
         full.append(g.energy(z))
     local = sub.energies((ys, range(unit.size)))
     assert np.allclose(np.diff(full), np.diff(local))
-    assert np.allclose(hardware._group_energies(ys, h_eff, Wl, unit)[:, 0], local)
+    assert np.allclose(qpu._group_energies(ys, h_eff, Wl, unit)[:, 0], local)
     assert g.energy(x) == pytest.approx(bqm.energy({v: x[i] for i, v in enumerate(g.labels)}))
 
 
@@ -179,7 +181,7 @@ def test_blocks_follow_tracks():
         quad.update({(10 * t + i, 10 * t + i + 1): -0.5 for i in range(9)})
     quad.update({(3, 14): 1.0, (15, 26): 1.0, (8, 21): 1.0})
     bqm = dimod.BinaryQuadraticModel({v: 0.0 for v in range(30)}, quad, 0.0, "BINARY")
-    g = hardware._Graph(bqm)
+    g = decompose.Graph(bqm)
     blocks = g.grow_blocks(np.arange(30), 10)
     assert sorted(sorted(b.tolist()) for b in blocks) == [list(range(10 * t, 10 * t + 10))
                                                          for t in range(3)]
@@ -192,7 +194,7 @@ def test_blocks_follow_tracks():
 def test_spin_bqm_and_labels_round_trip():
     bqm = tracking_bqm(n_tracks=3, length=5, seed=2).change_vartype("SPIN", inplace=False)
     bqm.relabel_variables({v: f"t{v}" for v in bqm.variables})
-    ss = hardware.make_sampler("mock-qpu", subproblem_size=8, seed=0, num_reads=5).sample(bqm)
+    ss = hardware.qpu_sampler(mock=True, subproblem_size=8, seed=0, num_reads=5).sample(bqm)
     assert ss.vartype is dimod.SPIN
     assert set(ss.first.sample.values()) <= {-1, 1}
     assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
@@ -200,13 +202,30 @@ def test_spin_bqm_and_labels_round_trip():
 
 
 def test_registry_builds_mock_qpu(problem):
-    from qtrack.samplers import get_sampler
+    from qtrack.components import sample_kwargs
+    from qtrack.config import Config
+    from qtrack.samplers import capabilities_of
 
-    s = get_sampler("mock-qpu", subproblem_size=SUB, seed=1, unrelated_option=3)
-    assert isinstance(s, hardware.DecomposedQPUSampler)
-    assert "seed" in s.parameters
-    # reads per QPU call come from make_sampler, not from the pipeline's neal-sized num_reads
-    assert "num_reads" not in s.parameters and s.num_reads == hardware.DEFAULT_NUM_READS
+    config = Config().replace(qpu={"subproblem_size": SUB, "num_reads": 7}, solve={"seed": 1})
+    s = get_sampler("mock-qpu", config)
+    assert isinstance(s, qpu.DecomposedQPUSampler)
+    assert s.subproblem_size == SUB and s.num_reads == 7
+    assert "seed" in s.parameters and "num_reads" in s.parameters
+    caps = capabilities_of(s)
+    assert not caps.remote and not caps.solve_settings
+    # reads per QPU call come from [qpu], not from the pipeline's neal-sized [solve] num_reads
+    assert sample_kwargs(s, caps, config.solve, (0.1, 1.0), 5) == {"seed": 5}
+    assert capabilities_of(hardware.qpu_sampler()).remote
+
+
+def test_dwave_samplers_follow_the_dimod_api():
+    from dimod.testing import assert_sampler_api
+
+    for s in (hardware.qpu_sampler(mock=True, subproblem_size=SUB),
+              hardware.loop_sampler(mock=True, subproblem_size=SUB),
+              hardware.leap_sampler(dry_run=True)):
+        assert_sampler_api(s)
+        assert isinstance(s.parameters, dict) and isinstance(s.properties, dict)
 
 
 # ------------------------------------------------------------------ decomposed (dwave-hybrid)
@@ -214,8 +233,8 @@ def test_registry_builds_mock_qpu(problem):
 def test_decomposed_with_mock(problem):
     bqm, e_neal = problem
     # from all-zeros, so the dwave-hybrid loop (not the initial annealer) does the work
-    s = hardware.make_sampler("decomposed", mock=True, subproblem_size=SUB, seed=2, num_reads=10,
-                              initial_state="zeros")
+    s = hardware.loop_sampler(mock=True, subproblem_size=SUB, seed=2, num_reads=10,
+                              loop_initial_state="zeros")
     ss = s.sample(bqm, seed=4)
     res = ss.info["resources"]
     assert res["initial_energy"] == 0.0
@@ -234,7 +253,7 @@ def test_decomposed_with_mock(problem):
 def test_check_credentials_without_token(no_dwave_env, name):
     t0 = time.perf_counter()
     with pytest.raises(SamplerError) as err:
-        hardware.check_credentials(name)
+        hardware.check_credentials(f"sampler {name!r}")
     assert time.perf_counter() - t0 < 2.0
     msg = str(err.value)
     assert "DWAVE_API_TOKEN" in msg and "dwave config" in msg and "\n" not in msg
@@ -243,15 +262,12 @@ def test_check_credentials_without_token(no_dwave_env, name):
 def test_check_credentials_missing_config_file(monkeypatch, no_dwave_env, tmp_path):
     monkeypatch.setenv("DWAVE_CONFIG_FILE", str(tmp_path / "missing.conf"))
     with pytest.raises(SamplerError, match="DWAVE_API_TOKEN"):
-        hardware.check_credentials("qpu")
+        hardware.check_credentials("sampler 'qpu'")
 
 
-def test_check_credentials_cases_without_need(no_dwave_env, monkeypatch):
-    assert hardware.check_credentials("mock-qpu") is None
-    assert hardware.check_credentials("qpu", dry_run=True) is None
-    assert hardware.check_credentials("decomposed", mock=True) is None
+def test_check_credentials_never_shows_the_token(no_dwave_env, monkeypatch):
     monkeypatch.setenv("DWAVE_API_TOKEN", "fake")
-    summary = hardware.check_credentials("qpu")
+    summary = hardware.check_credentials("sampler 'qpu'")
     assert "fake" not in json.dumps(summary)
 
 
@@ -259,7 +275,7 @@ def test_sampling_without_token_fails_fast(no_dwave_env, problem):
     bqm, _ = problem
     t0 = time.perf_counter()
     with pytest.raises(SamplerError, match="DWAVE_API_TOKEN"):
-        hardware.make_sampler("qpu").sample(bqm)
+        hardware.qpu_sampler().sample(bqm)
     assert time.perf_counter() - t0 < 2.0
 
 
@@ -270,7 +286,7 @@ def test_unreachable_endpoint_fails_fast(no_dwave_env, monkeypatch, name):
     bqm = tracking_bqm(n_tracks=2, length=4)
     t0 = time.perf_counter()
     with pytest.raises(SamplerError) as err:
-        hardware.make_sampler(name).sample(bqm)
+        get_sampler(name).sample(bqm)
     assert time.perf_counter() - t0 < 15.0
     assert "\n" not in str(err.value)
 
@@ -279,7 +295,7 @@ def test_unreachable_endpoint_fails_fast(no_dwave_env, monkeypatch, name):
 
 def test_dry_run_report(no_dwave_env, problem):
     bqm, _ = problem
-    rep = hardware.dry_run(bqm, "qpu", subproblem_size=SUB, seed=7, sweeps=3)
+    rep = hardware.qpu_sampler(subproblem_size=SUB, seed=7, sweeps=3).offline_report(bqm)
     json.dumps(rep)
     assert rep["submitted"] == 0 and rep["credentials_needed"] is True
     assert rep["target"].startswith("pegasus 16") and "5640" in rep["target"]
@@ -293,15 +309,15 @@ def test_dry_run_report(no_dwave_env, problem):
     assert rep["qpu_calls_max"] > rep["qpu_calls_first_sweep"]
     assert rep["embedding_failures"] == 0
     # the same seed plans the same sub-problems and embeddings
-    again = hardware.dry_run(bqm, "qpu", subproblem_size=SUB, seed=7, sweeps=3)
+    again = hardware.qpu_sampler(subproblem_size=SUB, seed=7, sweeps=3).offline_report(bqm)
     for key in ("subproblems", "physical_qubits_total", "longest_chain", "qpu_calls_max"):
         assert again[key] == rep[key]
-    assert hardware.dry_run(bqm, "hybrid")["hybrid_calls"] == 1
+    assert hardware.leap_sampler().offline_report(bqm)["hybrid_calls"] == 1
 
 
 def test_dry_run_sampler_needs_no_credentials(no_dwave_env):
     bqm = tracking_bqm(n_tracks=3, length=5, seed=5)
-    ss = hardware.make_sampler("qpu", dry_run=True, subproblem_size=10, seed=1,
+    ss = hardware.qpu_sampler(dry_run=True, subproblem_size=10, seed=1,
                                num_reads=5).sample(bqm)
     res = ss.info["resources"]
     assert res["dry_run"] is True and res["mock"] is True
@@ -311,15 +327,19 @@ def test_dry_run_sampler_needs_no_credentials(no_dwave_env):
 # ----------------------------------------------------------------------------------- errors
 
 def test_bad_arguments():
-    with pytest.raises(SamplerError, match="unknown hardware sampler"):
-        hardware.make_sampler("quantum")
+    from qtrack.errors import QtrackError
+
+    with pytest.raises(SamplerError, match="unknown sampler 'quantum'"):
+        get_sampler("quantum")
     with pytest.raises(SamplerError, match="seed"):
-        hardware.make_sampler("mock-qpu", seed=-1)
-    with pytest.raises(SamplerError, match="subproblem_size"):
-        hardware.make_sampler("mock-qpu", subproblem_size=1)
-    s = hardware.make_sampler("mock-qpu")
-    with pytest.raises(SamplerError, match="unknown sampling option"):
-        s.sample(tracking_bqm(2, 3), beta_range=(1, 2))
+        hardware.qpu_sampler(mock=True, seed=-1)
+    with pytest.raises(QtrackError, match="subproblem_size"):
+        hardware.qpu_sampler(mock=True, subproblem_size=1)
+    s = hardware.qpu_sampler(mock=True, subproblem_size=SUB)
+    # dimod's contract: an unknown keyword argument is warned about and ignored
+    with pytest.warns(dimod.exceptions.SamplerUnknownArgWarning):
+        ss = s.sample(tracking_bqm(2, 3), beta_range=(1, 2))
+    assert len(ss) == 1
 
 
 def test_merge_resources():
@@ -329,7 +349,12 @@ def test_merge_resources():
     b = {"qpu_calls": 6, "subproblems": 6, "chain_break_fraction": 0.5, "physical_qubits_max": 3,
          "physical_qubits_total": 11, "longest_chain": 4, "solver": "x",
          "qpu_access_time_is_placeholder": True}
-    m = hardware.merge_resources([a, b])
+    a.update(subproblem_size=100, largest_component=70, components=4)
+    b.update(subproblem_size=100, largest_component=150, components=9)
+    m = resources.merge_resources([a, b])
+    # sizes are not added up: the sub-problem size stays 100, the largest component is the max
+    assert m["subproblem_size"] == 100 and m["largest_component"] == 150
+    assert m["components"] == 13
     assert m["qpu_calls"] == 8 and m["physical_qubits_total"] == 20
     assert m["physical_qubits_max"] == 5 and m["longest_chain"] == 4
     assert m["chain_break_fraction"] == pytest.approx((2 * 0.1 + 6 * 0.5) / 8)

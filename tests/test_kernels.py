@@ -18,12 +18,13 @@ import pytest
 
 from conftest import VOLAYERS
 from qtrack.config import DoubletConfig, ModelConfig, TrackConfig
-from qtrack.detector import TRACKML_BARREL, layer_rank
-from qtrack.doublets import Doublets, build_doublets
+from qtrack.model.layers import TRACKML_BARREL, layer_rank
+from qtrack.model.doublets import Doublets, build_doublets
 from qtrack.event import Event
-from qtrack.qubo import build_qubo, impact_weights
+from qtrack.model.qubo import build_qubo, impact_weights
 from qtrack.tracks import build_tracks
-from qtrack.triplets import Model, Triplets, build_model, build_triplets
+from qtrack.model.couplers import Model, build_couplers
+from qtrack.model.triplets import Triplets, build_triplets
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,7 +293,7 @@ def _triplet_dict(t: Triplets):
 def _check_triplets(ev, dcfg, mcfg):
     d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, dcfg)
     t = build_triplets(ev.x, ev.y, ev.z, _rank(ev), d, dcfg.max_layer_gap, mcfg)
-    # Structure: d1/d2 index the doublets, hits follow from them, sorted by d1 (build_model needs it).
+    # Structure: d1/d2 index the doublets, hits follow from them, sorted by d1 (build_couplers needs it).
     np.testing.assert_array_equal(d.inner[t.d1], t.h1)
     np.testing.assert_array_equal(d.outer[t.d1], t.h2)
     np.testing.assert_array_equal(d.inner[t.d2], t.h2)
@@ -429,7 +430,7 @@ def _model_sets(m: Model):
 
 def _check_model(ev, dcfg, mcfg):
     d, t = _check_triplets(ev, dcfg, mcfg)
-    m = build_model(ev.x, ev.y, ev.z, _rank(ev), d, t, mcfg)
+    m = build_couplers(ev.x, ev.y, ev.z, _rank(ev), d, t, mcfg)
     quads, kept_t, couplers, conflicts = ref_model(ev, d, t, mcfg)
     assert m.n_triplets_all == len(t)
     assert m.n_quadruplets_all == len(quads)
@@ -477,7 +478,7 @@ def test_max_path_on_hand_made_chains():
     ev = Event("toy", None, hits, None, None, np.arange(9), x, y, z, layer, TRACKML_BARREL)
     d = build_doublets(x, y, z, layer, TRACKML_BARREL)
     t = build_triplets(x, y, z, _rank(ev), d, 2, ModelConfig())
-    m = build_model(x, y, z, _rank(ev), d, t, ModelConfig())
+    m = build_couplers(x, y, z, _rank(ev), d, t, ModelConfig())
     trip = set(zip(m.triplets.h1.tolist(), m.triplets.h2.tolist(), m.triplets.h3.tolist()))
     # Only the 5-hit track keeps triplets; its quadruplet with no hole has the strongest coupling.
     assert trip >= {(0, 1, 2), (1, 2, 3), (2, 3, 4)}

@@ -11,7 +11,7 @@ from conftest import EVENT, run_cli, run_cli_many, write_event
 from qtrack import pipeline
 from qtrack.config import Config, SolveConfig
 
-STAGES = ["load", "doublets", "triplets", "model", "qubo", "solve", "tracks", "score"]
+STAGES = ["load", "doublets", "triplets", "couplers", "qubo", "solve", "tracks", "score"]
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,10 @@ from click.testing import CliRunner
 pytest.importorskip("matplotlib")
 
 from qtrack import pipeline  # noqa: E402
-from qtrack.plot import (binomial_interval, efficiency_tables, fit_tracks, particle_table,  # noqa: E402
-                         plot_command, track_table)
+from qtrack.cli import plot as plot_command  # noqa: E402
+from qtrack.plot.tables import (binomial_interval, efficiency_tables, fit_tracks,  # noqa: E402
+                                particle_table, track_table)
+
 
 EVENT = Path(__file__).resolve().parent.parent / "data" / "event000001000"
 
@@ -145,7 +147,7 @@ def test_binomial_interval():
 
 def test_display_of_a_sector(solved, tmp_path):
     # events with many tracks are drawn in one phi sector; force it on the small event
-    from qtrack.plot import draw_event_display
+    from qtrack.plot.display import draw_event_display
 
     result, _ = solved
     path = draw_event_display(result.event, _track_id(result), tmp_path / "sector.png",

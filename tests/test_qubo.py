@@ -11,7 +11,7 @@ from conftest import EVENT, random_state, run_cli
 from qtrack import pipeline
 from qtrack.config import Config, DoubletConfig, ModelConfig, SolveConfig, TrackConfig
 from qtrack.errors import InputError
-from qtrack.qubo import Qubo, build_qubo, load_qubo, save_qubo
+from qtrack.model.qubo import load_qubo, save_qubo
 
 
 def _energy(linear, irow, icol, quad, s):
@@ -105,7 +105,7 @@ def test_load_qubo_errors(tmp_path, content, message):
 def test_load_qubo_missing_arrays(tmp_path):
     path = tmp_path / "q.npz"
     np.savez(path, linear=np.zeros(3), irow=np.zeros(0, int))
-    with pytest.raises(InputError, match="missing hit_ids, icol, quad"):
+    with pytest.raises(InputError, match="missing icol, quad"):
         load_qubo(path)
 
 

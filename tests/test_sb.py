@@ -13,7 +13,7 @@ import dimod
 import numpy as np
 import pytest
 
-from qtrack.sb import SimulatedBifurcationSampler
+from qtrack.samplers.sb import SimulatedBifurcationSampler
 
 VARIANTS = ("ballistic", "discrete")
 
@@ -198,7 +198,7 @@ _REPRO_SCRIPT = """
 import hashlib, json
 import dimod
 import numpy as np
-from qtrack.sb import SimulatedBifurcationSampler
+from qtrack.samplers.sb import SimulatedBifurcationSampler
 {generator}
 bqm = tracking_bqm(7, 40)
 out = {{}}

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from qtrack.errors import InputError
-from qtrack.scoring import (_majority, doublet_scores, score_submission, submission_doublets,
+from qtrack.scoring import (majority, doublet_scores, score_submission, submission_doublets,
                             track_rates, trackml_score, true_doublets)
 
 # A small event: particle 1 has 4 hits (weight 0.15 each = 0.6), particle 2 has 2 hits (0.2 each =
@@ -85,13 +85,13 @@ def test_ties_go_to_the_smaller_particle_id():
     track = np.array([1, 1, 1, 1, 1, 2, 3, 3])
     pid = np.array([5, 3, 5, 3, 8, 8, 9, 9])
     w = np.array([0.1, 0.2, 0.1, 0.2, 0.05, 0.05, 0.1, 0.1])
-    maj = _majority(track, pid, w).set_index("track_id")
+    maj = majority(track, pid, w).set_index("track_id")
     assert maj.loc[1, "particle_id"] == 3
     assert maj.loc[1, "n"] == 2 and maj.loc[1, "nhits"] == 5
     assert maj.loc[1, "w"] == pytest.approx(0.4)
     # The order of the rows does not matter.
     perm = np.array([7, 5, 4, 3, 6, 2, 1, 0])
-    maj2 = _majority(track[perm], pid[perm], w[perm]).set_index("track_id")
+    maj2 = majority(track[perm], pid[perm], w[perm]).set_index("track_id")
     assert maj2.loc[1, "particle_id"] == 3
     # A tie never gives credit (the majority holds at most half of the track).
     assert trackml_score(np.arange(8), pid, w, np.arange(8), track) == pytest.approx(0.2 / 0.9)

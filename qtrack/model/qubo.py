@@ -1,7 +1,7 @@
 """The QUBO: E = sum_i a_i T_i + sum_{i<j} b_ij T_i T_j over triplet variables T_i.
 
 Built from numpy vectors (no per-variable Python objects). Variables are labelled 0..n-1, the index
-into :attr:`qtrack.triplets.Model.triplets`.
+into :attr:`qtrack.model.couplers.Model.triplets`.
 
 File format (``.npz``, readable with ``numpy.load`` by any tool): ``linear`` (n,), ``irow``, ``icol``,
 ``quad`` (couplers), and ``hit_ids`` (n, 3), the TrackML hit ids of each triplet variable, inner
@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dimod
 import numpy as np
 
-from .config import ModelConfig
-from .errors import InputError
-from .io import atomic_open
-from .triplets import Model
+from ..config import ModelConfig
+from ..errors import InputError
+from ..io import atomic_open
+from .couplers import Model
+
+if TYPE_CHECKING:
+    import dimod
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,29 @@ class Qubo:
     def num_couplers(self) -> int:
         return len(self.quad)
 
-    def to_bqm(self) -> dimod.BinaryQuadraticModel:
+    def to_bqm(self) -> "dimod.BinaryQuadraticModel":
+        import dimod
+
         return dimod.BinaryQuadraticModel.from_numpy_vectors(
             self.linear, (self.irow, self.icol, self.quad), 0.0, dimod.BINARY
         )
+
+    def energy(self, state: np.ndarray) -> float:
+        """QUBO energy of a 0/1 state over all variables."""
+        state = np.asarray(state, dtype=np.float64)
+        return float(self.linear @ state + np.sum(self.quad * state[self.irow] * state[self.icol]))
+
+    @classmethod
+    def from_bqm(cls, bqm) -> tuple["Qubo", list]:
+        """The arrays of any BINARY or SPIN dimod model, and its variable labels (in order)."""
+        import dimod
+
+        if bqm.vartype is not dimod.BINARY:
+            bqm = bqm.change_vartype(dimod.BINARY, inplace=False)
+        labels = list(bqm.variables)
+        linear, (irow, icol, quad), _ = bqm.to_numpy_vectors(variable_order=labels)
+        return cls(np.asarray(linear, dtype=np.float64), np.asarray(irow, dtype=np.int64),
+                   np.asarray(icol, dtype=np.int64), np.asarray(quad, dtype=np.float64)), labels
 
 
 def impact_weights(x, y, z, model: Model, config: ModelConfig) -> np.ndarray:
@@ -96,15 +118,19 @@ def save_qubo(path: str | Path, qubo: Qubo, hit_ids: np.ndarray) -> Path:
 
 
 def load_qubo(path: str | Path) -> tuple[Qubo, np.ndarray]:
-    """Read a QUBO file written by :func:`save_qubo`: the QUBO and the triplets' hit ids."""
+    """Read a QUBO file written by :func:`save_qubo`: the QUBO and the triplets' hit ids
+    (``None`` for a file without them: any QUBO in this layout can be read)."""
     path = Path(path)
     try:
         with np.load(path) as data:
-            missing = {"linear", "irow", "icol", "quad", "hit_ids"} - set(data.files)
+            missing = {"linear", "irow", "icol", "quad"} - set(data.files)
             if missing:
                 raise InputError(f"{path}: not a qtrack QUBO file (missing {', '.join(sorted(missing))})")
-            qubo = Qubo(data["linear"], data["irow"], data["icol"], data["quad"])
-            return qubo, data["hit_ids"]
+            qubo = Qubo(np.asarray(data["linear"], dtype=np.float64),
+                        np.asarray(data["irow"], dtype=np.int64),
+                        np.asarray(data["icol"], dtype=np.int64),
+                        np.asarray(data["quad"], dtype=np.float64))
+            return qubo, (data["hit_ids"] if "hit_ids" in data.files else None)
     except FileNotFoundError:
         raise InputError(f"{path}: QUBO file not found") from None
     except (OSError, ValueError) as exc:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .config import DoubletConfig
-from .detector import LayerTable, layer_pairs
+from ..config import DoubletConfig
+from .kernels import two_pass
+from .layers import LayerTable, layer_pairs
 
 # pT [GeV] = 0.3 * B [T] * R [m]  ->  R [mm] = pT / (0.3e-3 * B)
 _GEV_PER_TESLA_MM = 0.3e-3
@@ -114,11 +115,7 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     cot_max = float(np.sinh(config.eta_max))
     args = (layer_start, phi[order], r[order], z[order], pairs, inv_2R, config.phi_tolerance,
             config.d0_max, config.z0_max, cot_max)
-    empty = np.empty(0, dtype=np.int64)
-    n = _doublet_kernel(*args, empty, empty, False)
-    inner = np.empty(n, dtype=np.int64)
-    outer = np.empty(n, dtype=np.int64)
-    _doublet_kernel(*args, inner, outer, True)
+    inner, outer = two_pass(_doublet_kernel, args, (np.int64, np.int64))
     inner, outer = order[inner], order[outer]
     sort = np.lexsort((outer, rz_angle(inner, outer, r, z), inner))
     return Doublets(inner[sort], outer[sort])

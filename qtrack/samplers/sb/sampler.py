@@ -37,9 +37,10 @@ import time
 
 import dimod
 import numpy as np
-from numba import njit
 from scipy import linalg, sparse
 from scipy.sparse import csgraph
+
+from .kernels import descend, evolve, lanczos
 
 __all__ = ["SimulatedBifurcationSampler"]
 
@@ -72,7 +73,10 @@ class SimulatedBifurcationSampler(dimod.Sampler):
     parameters = None
     properties = None
 
-    def __init__(self):
+    def __init__(self, num_steps: int = 1000, dt: float = 1.0, variant: str = "discrete",
+                 polish: bool = True):
+        # Defaults of every ``sample`` call (qtrack's ``[sb]`` config section sets them).
+        self.defaults = {"num_steps": num_steps, "dt": dt, "variant": variant, "polish": polish}
         self.parameters = {
             "num_reads": [],
             "num_steps": [],
@@ -82,17 +86,17 @@ class SimulatedBifurcationSampler(dimod.Sampler):
             "polish": [],
             "seed": [],
         }
-        self.properties = {"variants": _VARIANTS}
+        self.properties = {"variants": _VARIANTS, "defaults": dict(self.defaults)}
 
     def sample(
         self,
         bqm: dimod.BinaryQuadraticModel,
         num_reads: int = 10,
-        num_steps: int = 1000,
-        dt: float = 1.0,
-        variant: str = "discrete",
+        num_steps: int | None = None,
+        dt: float | None = None,
+        variant: str | None = None,
         c0: float | None = None,
-        polish: bool = True,
+        polish: bool | None = None,
         seed: int | None = None,
         **kwargs,
     ) -> dimod.SampleSet:
@@ -102,7 +106,7 @@ class SimulatedBifurcationSampler(dimod.Sampler):
             bqm: Problem, BINARY or SPIN; the sample set comes back in the same vartype, with the
                 same variable labels.
             num_reads: Independent trajectories, one sample each.
-            num_steps: Integration steps per trajectory; the pump rises linearly over them. With
+            num_steps: Integration steps per trajectory (default: the constructor's, 1000); the pump rises linearly over them. With
                 the defaults, 1000 steps came within 0.25% of neal's energy (10 reads of 1000
                 sweeps) on tracking QUBOs of 3e4 and 1.2e5 variables, 5-11 times faster; 2000
                 steps halve the gap at half the speed. Small problems do better with ~100 steps: longer runs
@@ -124,6 +128,10 @@ class SimulatedBifurcationSampler(dimod.Sampler):
             coupling scale used.
         """
         self.remove_unknown_kwargs(**kwargs)
+        num_steps = self.defaults["num_steps"] if num_steps is None else num_steps
+        dt = self.defaults["dt"] if dt is None else dt
+        variant = self.defaults["variant"] if variant is None else variant
+        polish = self.defaults["polish"] if polish is None else polish
         if variant not in _VARIANTS:
             raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")
         if num_reads < 1 or num_steps < 1:
@@ -143,14 +151,14 @@ class SimulatedBifurcationSampler(dimod.Sampler):
 
         t1 = time.perf_counter_ns()
         if n:
-            _evolve(indptr, indices, data, h, x, y, num_steps, float(dt), float(c0),
+            evolve(indptr, indices, data, h, x, y, num_steps, float(dt), float(c0),
                     variant == "discrete")
         spins = np.ascontiguousarray(np.where(x.T >= 0, 1, -1).astype(np.int8))
         if polish and n:
             # A tolerance keeps rounding in the local fields from flipping spins at exact ties
             # back and forth forever.
             scale = max(np.abs(data).max(initial=0.0), np.abs(h).max(initial=0.0))
-            _descend(indptr, indices, data, h, spins, 1e-9 * scale)
+            descend(indptr, indices, data, h, spins, 1e-9 * scale)
 
         t2 = time.perf_counter_ns()
         samples = np.empty_like(spins)
@@ -197,104 +205,10 @@ def _default_c0(indptr, indices, data, h):
     if len(data):
         # A fixed start vector keeps c0, and so the samples, independent of the sampler's seed.
         start = np.random.default_rng(0).uniform(-1.0, 1.0, n)
-        alpha, beta = _lanczos(indptr, indices, data, start, min(n, _LANCZOS_STEPS))
+        alpha, beta = lanczos(indptr, indices, data, start, min(n, _LANCZOS_STEPS))
         lowest = linalg.eigvalsh_tridiagonal(alpha, beta, select="i", select_range=(0, 0))[0]
         if lowest < 0.0:
             return 1.0 / -lowest
     # Without couplings any c0 > 0 leads every spin against its field; keep the forces O(1).
     largest = np.abs(h).max(initial=0.0)
     return 1.0 / largest if largest > 0.0 else 1.0
-
-
-@njit(cache=True, nogil=True)
-def _lanczos(indptr, indices, data, start, num_iter):
-    # Plain loops, not np.dot: BLAS may split sums over threads and change the last bits.
-    n = len(start)
-    alpha = np.zeros(num_iter)
-    beta = np.zeros(num_iter)
-    v = start.copy()
-    norm = 0.0
-    for i in range(n):
-        norm += v[i] * v[i]
-    v /= np.sqrt(norm)
-    v_prev = np.zeros(n)
-    w = np.empty(n)
-    b = 0.0
-    for it in range(num_iter):
-        a = 0.0
-        for i in range(n):
-            s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += data[k] * v[indices[k]]
-            w[i] = s
-            a += s * v[i]
-        norm = 0.0
-        for i in range(n):
-            w[i] -= a * v[i] + b * v_prev[i]
-            norm += w[i] * w[i]
-        alpha[it] = a
-        b = np.sqrt(norm)
-        # An invariant subspace is exhausted: the Ritz values so far are exact eigenvalues.
-        if b == 0.0:
-            return alpha[: it + 1], beta[:it]
-        beta[it] = b
-        for i in range(n):
-            v_prev[i] = v[i]
-            v[i] = w[i] / b
-    return alpha, beta[: num_iter - 1]
-
-
-@njit(cache=True, nogil=True)
-def _evolve(indptr, indices, data, h, x, y, num_steps, dt, c0, discrete):
-    # State is (variable, read): each coupler is loaded once per step and applied to all reads
-    # from one contiguous row, about twice as fast as one pass over the matrix per read.
-    n, num_reads = x.shape
-    a0 = 1.0
-    source = np.empty_like(x)
-    field = np.empty(num_reads, x.dtype)
-    for step in range(num_steps):
-        detuning = a0 - a0 * step / num_steps
-        # Positions are updated in place below, so the couplings read a copy of the old ones.
-        for i in range(n):
-            for r in range(num_reads):
-                if discrete:
-                    source[i, r] = 1.0 if x[i, r] >= 0.0 else -1.0
-                else:
-                    source[i, r] = x[i, r]
-        for i in range(n):
-            for r in range(num_reads):
-                field[r] = h[i]
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                w = data[k]
-                for r in range(num_reads):
-                    field[r] += w * source[j, r]
-            for r in range(num_reads):
-                yr = y[i, r] + (-detuning * x[i, r] - c0 * field[r]) * dt
-                xr = x[i, r] + a0 * yr * dt
-                if xr > 1.0:
-                    xr = 1.0
-                    yr = 0.0
-                elif xr < -1.0:
-                    xr = -1.0
-                    yr = 0.0
-                x[i, r] = xr
-                y[i, r] = yr
-
-
-@njit(cache=True, nogil=True)
-def _descend(indptr, indices, data, h, spins, tol):
-    num_reads, n = spins.shape
-    for r in range(num_reads):
-        s = spins[r]
-        changed = True
-        while changed:
-            changed = False
-            for i in range(n):
-                field = h[i]
-                for k in range(indptr[i], indptr[i + 1]):
-                    field += data[k] * s[indices[k]]
-                # Flipping s_i changes the energy by -2 s_i field.
-                if s[i] * field > tol:
-                    s[i] = -s[i]
-                    changed = True

@@ -1,11 +1,9 @@
-"""Triplets, quadruplets and conflicts: the QUBO's variables and couplers, as arrays.
+"""Couplers: quadruplets (negative, two triplets sharing a doublet) and conflicts (positive).
 
-This reproduces the reference model (hepqpr-qallse ``QallseMp``): triplets are two doublets sharing
-the middle hit, cut on layer span, Menger curvature and the R-Z angle between the doublets;
-quadruplets are two triplets sharing a doublet, cut on curvature difference and strength, and kept
-only on a chain of ``min_qplet_path`` quadruplets. Only triplets of kept quadruplets become QUBO
-variables. Two variables conflict when they hold distinct doublets that start (or end) at the same
-hit.
+This reproduces the reference model (hepqpr-qallse ``QallseMp``): quadruplets are cut on curvature
+difference and strength, and kept only on a chain of ``min_qplet_path`` quadruplets. Only triplets
+of kept quadruplets become QUBO variables. Two variables conflict when they hold distinct doublets
+that start (or end) at the same hit.
 """
 from __future__ import annotations
 
@@ -14,27 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .config import ModelConfig
-from .doublets import Doublets, rz_angle
-
-
-@dataclass(frozen=True)
-class Triplets:
-    """Triplet ``t`` is doublet ``d1[t]`` followed by doublet ``d2[t]`` (hits ``h1 < h2 < h3``)."""
-
-    d1: np.ndarray
-    d2: np.ndarray
-    h1: np.ndarray
-    h2: np.ndarray
-    h3: np.ndarray
-    curvature: np.ndarray
-    drz: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.d1)
-
-    def take(self, index: np.ndarray) -> "Triplets":
-        return Triplets(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+from ..config import ModelConfig
+from .doublets import Doublets
+from .kernels import csr, two_pass
+from .triplets import Triplets
 
 
 @dataclass(frozen=True)
@@ -56,50 +37,6 @@ class Model:
     @property
     def n_variables(self) -> int:
         return len(self.triplets)
-
-
-@njit(cache=True)
-def _curvature(xa, ya, xb, yb, xc, yc):
-    # Signed Menger curvature 4*area/(|ab||bc||ca|), as the reference computes it.
-    dx1, dy1 = xb - xa, yb - ya
-    dx2, dy2 = xc - xa, yc - ya
-    twice_area = dx1 * dy2 - dy1 * dx2
-    return 2.0 * twice_area / (np.hypot(dx1, dy1) * np.hypot(xc - xb, yc - yb) * np.hypot(dx2, dy2))
-
-
-@njit(cache=True)
-def _angle_diff(a, b):
-    d = abs(b - a)
-    return d if d <= np.pi else 2 * np.pi - d
-
-
-@njit(cache=True)
-def _triplet_kernel(inner, outer, out_ptr, x, y, rank, rz, max_span, max_curv, max_drz,
-                    t_d1, t_d2, t_curv, t_drz, fill):
-    n = 0
-    for d1 in range(len(inner)):
-        a = inner[d1]
-        b = outer[d1]
-        # Doublets leaving b are sorted by R-Z angle: only a window can pass the drz cut.
-        lo = out_ptr[b] + np.searchsorted(rz[out_ptr[b]:out_ptr[b + 1]], rz[d1] - max_drz)
-        hi = out_ptr[b] + np.searchsorted(rz[out_ptr[b]:out_ptr[b + 1]], rz[d1] + max_drz, side="right")
-        for d2 in range(lo, hi):
-            c = outer[d2]
-            if rank[c] - rank[a] > max_span:
-                continue
-            curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
-            if abs(curv) > max_curv:
-                continue
-            drz = _angle_diff(rz[d1], rz[d2])
-            if drz > max_drz:
-                continue
-            if fill:
-                t_d1[n] = d1
-                t_d2[n] = d2
-                t_curv[n] = curv
-                t_drz[n] = drz
-            n += 1
-    return n
 
 
 @njit(cache=True)
@@ -172,46 +109,12 @@ def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fil
     return n
 
 
-def _two_pass(kernel, args, dtypes):
-    """Run a count-then-fill kernel: the first pass sizes the outputs exactly."""
-    empties = [np.empty(0, dtype=t) for t in dtypes]
-    n = kernel(*args, *empties, False)
-    outs = [np.empty(n, dtype=t) for t in dtypes]
-    kernel(*args, *outs, True)
-    return outs
-
-
-def _csr(keys: np.ndarray, n: int) -> np.ndarray:
-    """Row pointers of ``keys`` (sorted) over ``n`` rows."""
-    return np.searchsorted(keys, np.arange(n + 1)).astype(np.int64)
-
-
-def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
-                   doublets: Doublets, max_layer_gap: int, config: ModelConfig = ModelConfig()) -> Triplets:
-    """All triplets passing the hard cuts. ``rank`` is each hit's layer position, inside out.
-
-    Triplets come out sorted by ``d1`` (the order :func:`build_model` needs).
-    """
-    n_hits = len(x)
-    r = np.hypot(x, y)
-    inner, outer = doublets.inner, doublets.outer
-    rz = rz_angle(inner, outer, r, z)
-    out_ptr = _csr(inner, n_hits)
-    d1, d2, curv, drz = _two_pass(
-        _triplet_kernel,
-        (inner, outer, out_ptr, x, y, rank, rz, max_layer_gap + 1, config.tplet_max_curv,
-         config.tplet_max_drz),
-        (np.int64, np.int64, np.float64, np.float64),
-    )
-    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz)
-
-
-def build_model(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
+def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
                 doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig()) -> Model:
     """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``)."""
     n_hits = len(x)
-    t_ptr = _csr(triplets.d1, len(doublets))
-    q_t1, q_t2, q_s = _two_pass(
+    t_ptr = csr(triplets.d1, len(doublets))
+    q_t1, q_t2, q_s = two_pass(
         _quadruplet_kernel,
         (triplets.d1, triplets.d2, t_ptr, triplets.curvature, triplets.drz, rank[triplets.h1],
          rank[triplets.h3], config.qplet_max_dcurv, config.tplet_max_drz,
@@ -237,14 +140,14 @@ def build_model(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
     by_dbl = np.lexsort((var, dbl))
     dbl, var = dbl[by_dbl], var[by_dbl]
     kept_dbl, dbl_local = np.unique(dbl, return_inverse=True)
-    dbl_ptr = _csr(dbl_local, len(kept_dbl))
+    dbl_ptr = csr(dbl_local, len(kept_dbl))
     pairs = []
     for end in (doublets.outer, doublets.inner):
         hits = end[kept_dbl]
         by_hit = np.argsort(hits, kind="stable")
-        pairs.append(_two_pass(
+        pairs.append(two_pass(
             _conflict_kernel,
-            (_csr(hits[by_hit], n_hits), by_hit.astype(np.int64), dbl_ptr, var),
+            (csr(hits[by_hit], n_hits), by_hit.astype(np.int64), dbl_ptr, var),
             (np.int64, np.int64),
         ))
     ci = np.concatenate([pairs[0][0], pairs[1][0]])

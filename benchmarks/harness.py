@@ -1,4 +1,4 @@
-"""Repeatable timing and memory measurement, shared by ``qtrack benchmark`` and ``experiments/``.
+"""Repeatable timing and memory measurement, shared by ``benchmarks/`` and ``experiments/``.
 
 Every results file written by the experiments carries :func:`provenance` (what machine, which
 versions, which command, how loaded the machine was), so a number can always be traced back to how
@@ -10,7 +10,7 @@ it was measured.
 * :func:`run_child` runs a command in a child process and returns its own resource usage, read with
   ``os.wait4`` for that one child: peak resident memory (``ru_maxrss``), user and system CPU time.
 * :func:`pipeline_child` runs the whole pipeline on one event in a fresh child process
-  (``python -m qtrack.benchmark child ...``): the child first solves a tiny event (so numba's
+  (``python benchmarks/harness.py child ...``): the child first solves a tiny event (so numba's
   compiled-code cache is loaded and not counted), then loads, builds and solves the event, and
   prints the per-stage wall times of :class:`qtrack.pipeline.Result`, the sizes and the scores as
   JSON. The parent adds the child's peak memory. Peak memory therefore includes the interpreter,
@@ -35,14 +35,14 @@ from typing import Callable, Sequence
 
 import click
 
-from .errors import InputError, QtrackError
-from .io import atomic_open
+from qtrack.errors import InputError, QtrackError
+from qtrack.io import write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Smallest event there is, used to warm numba up in child processes.
 WARMUP_EVENT = REPO_ROOT / "data" / "event000001000"
 #: Stages of :attr:`Result.timings` that make the QUBO ("build") and the rest.
-BUILD_STAGES = ("doublets", "triplets", "model", "qubo")
+BUILD_STAGES = ("doublets", "triplets", "couplers", "qubo")
 STAGES = ("load",) + BUILD_STAGES + ("solve", "tracks", "score")
 _PACKAGES = ("numpy", "numba", "scipy", "pandas", "dimod", "dwave-samplers", "click", "matplotlib")
 
@@ -93,7 +93,7 @@ def machine() -> dict:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    from . import __version__
+    from qtrack import __version__
 
     return {
         "cpu": _cpu_model(),
@@ -215,7 +215,7 @@ def pipeline_child(event: str | Path | None, seed: int = 1, model: str = "mp",
     ``event=None`` measures the baseline: imports and the warm-up only. ``model`` is ``"mp"`` (the
     default config, the reference's QallseMp) or ``"d0"`` (``use_d0_weights``).
     """
-    argv = [python or sys.executable, "-m", "qtrack.benchmark", "child", "--seed", str(seed),
+    argv = [python or sys.executable, str(Path(__file__).resolve()), "child", "--seed", str(seed),
             "--model", model]
     if event is not None:
         argv += ["--event", str(event)]
@@ -234,7 +234,7 @@ def pipeline_child(event: str | Path | None, seed: int = 1, model: str = "mp",
 
 def model_config(model: str = "mp", config: str | Path | None = None):
     """The config of a named model: ``mp`` (default) or ``d0`` (QallseD0 impact weights)."""
-    from .config import Config
+    from qtrack.config import Config
 
     cfg = Config.from_toml(config) if config else Config()
     if model == "d0":
@@ -245,18 +245,18 @@ def model_config(model: str = "mp", config: str | Path | None = None):
 
 
 def _child_main(args: list[str]) -> int:
-    """``python -m qtrack.benchmark child``: one pipeline run, JSON on the last stdout line."""
+    """``python benchmarks/harness.py child``: one pipeline run, JSON on the last stdout line."""
     import argparse
     import resource
 
-    p = argparse.ArgumentParser(prog="python -m qtrack.benchmark child")
+    p = argparse.ArgumentParser(prog="python benchmarks/harness.py child")
     p.add_argument("--event")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--model", default="mp", choices=("mp", "d0"))
     p.add_argument("--config")
     p.add_argument("--no-warmup", action="store_true")
     a = p.parse_args(args)
-    from . import pipeline
+    from qtrack import pipeline
 
     cfg = model_config(a.model, a.config).replace(solve={"seed": a.seed})
     t0 = time.perf_counter()
@@ -313,10 +313,10 @@ def benchmark_command(event, repeats, seed, model, config_path, json_path):
     """
     try:
         ev = Path(event) if event else WARMUP_EVENT
-        from .event import _find, resolve_prefix
+        from qtrack.event import find_file, resolve_prefix
 
         prefix = resolve_prefix(ev)
-        if _find(prefix, "hits") is None:
+        if find_file(prefix, "hits") is None:
             raise InputError(f"{prefix}-hits.csv: hits file not found (event argument {ev})")
         base = pipeline_child(None, seed=seed, model=model, config=config_path)
         runs = [pipeline_child(prefix, seed=seed + k, model=model, config=config_path)
@@ -344,37 +344,6 @@ def benchmark_command(event, repeats, seed, model, config_path, json_path):
                f"{result['measured']['load_average_1_5_15min']}")
     if json_path:
         write_json(json_path, result)
-
-
-def write_json(path: str | Path, data) -> Path:
-    """Write JSON atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    with atomic_open(path) as f:
-        json.dump(_finite(data), f, indent=2, default=_json_default)
-    return path
-
-
-def _finite(obj):
-    """NaN and infinities -> None, so the file is strict JSON."""
-    if isinstance(obj, float):
-        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
 if __name__ == "__main__":
