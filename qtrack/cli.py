@@ -262,6 +262,7 @@ def _register_commands() -> None:
 
     main.add_command(plot_command)
     main.add_command(benchmark_command)
+    from .simulate.cli import simulate_command; main.add_command(simulate_command)  # noqa: E702
 
 
 _register_commands()

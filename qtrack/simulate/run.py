@@ -142,6 +142,10 @@ def _make_event(cfg: SimulationConfig, event: int, outdir: str) -> dict:
     return tables.stats
 
 
+def _write_detectors(outdir: str) -> None:
+    write_detectors(Path(outdir), _worker_detector.modules)
+
+
 def check_installed(cfg: SimulationConfig) -> None:
     import importlib.util
 
@@ -200,7 +204,7 @@ def run(cfg: SimulationConfig, outdir: str | Path, events: int = 1, first_event:
         for k in numbers:
             stats.append(_make_event(cfg, k, str(outdir)))
             bar.update()
-        write_detectors(outdir, _worker_detector.modules)
+        _write_detectors(str(outdir))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -209,13 +213,12 @@ def run(cfg: SimulationConfig, outdir: str | Path, events: int = 1, first_event:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_init_worker, initargs=(cfg,)) as pool:
             futures = [pool.submit(_make_event, cfg, k, str(outdir)) for k in numbers]
+            detectors = pool.submit(_write_detectors, str(outdir))
             for future in as_completed(futures):
                 stats.append(future.result())
                 bar.update()
+            detectors.result()
         setup = None
-        from .fatras import build_detector
-
-        write_detectors(outdir, build_detector(cfg).modules)
     bar.close()
     stats.sort(key=lambda s: s["event"])
     wall = time.perf_counter() - t0
