@@ -45,7 +45,7 @@ def main(argv=None) -> int:
             if not Path(f"{event}-hits.csv").exists():
                 print(f"end_to_end: error: {event}-hits.csv not found", file=sys.stderr)
                 return 2
-            cmd = [sys.executable, "-m", "qtrack.cli", "solve", str(event), "--sampler", args.sampler,
+            cmd = [sys.executable, "-m", "qtrack", "solve", str(event), "--sampler", args.sampler,
                    "-o", tmp]
             runs = []
             for k in range(args.repeats + 1):

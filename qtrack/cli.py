@@ -345,6 +345,16 @@ def plot(summary, submission, event_path, outdir, what, dpi):
         click.echo(str(p))
 
 
+def _register_commands() -> None:
+    # Defined in their own stage's folder; registered last, as they use friendly() from here.
+    from .simulate.cli import simulate_command
+
+    main.add_command(simulate_command)
+
+
+_register_commands()
+
+
 def run() -> None:
     """The ``qtrack`` console script: :func:`main`, with Ctrl-C anywhere giving exit 130."""
     try:
@@ -360,6 +370,3 @@ def run() -> None:
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
-
-if __name__ == "__main__":
-    run()

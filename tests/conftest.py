@@ -62,10 +62,10 @@ def write_event(directory: Path, name: str, hits: pd.DataFrame, truth: pd.DataFr
 
 
 def run_cli(*args, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``python -m qtrack.cli ARGS`` in a fresh process."""
+    """Run ``python -m qtrack ARGS`` in a fresh process."""
     env = dict(os.environ)
     env.pop("PYTHONHASHSEED", None)
-    return subprocess.run([sys.executable, "-m", "qtrack.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "qtrack", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd or REPO, env=env, timeout=timeout)
 
 

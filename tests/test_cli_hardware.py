@@ -16,7 +16,7 @@ def _run(args, env_changes, tmp_path):
     empty = tmp_path / "dwave.conf"
     empty.write_text("")
     env.update({"DWAVE_CONFIG_FILE": str(empty), "HOME": str(tmp_path)}, **env_changes)
-    return subprocess.run([sys.executable, "-m", "qtrack.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "qtrack", *map(str, args)], capture_output=True,
                           text=True, cwd=REPO, env=env, timeout=120)
 
 
