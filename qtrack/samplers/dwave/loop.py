@@ -9,8 +9,7 @@ import hybrid
 import numpy as np
 from dwave.embedding.chain_strength import uniform_torque_compensation
 
-from ...errors import SamplerError
-from .credentials import cloud_errors, one_line
+from .credentials import cloud_errors
 from .decompose import Subgraph, Graph, plan, triu
 from .embedding import DEFAULT_EMBEDDING_TIMEOUT
 from .qpu import (DEFAULT_NUM_READS, MOCK_NUM_SWEEPS, DecomposedQPUSampler, block_descent,
