@@ -328,10 +328,10 @@ def plot(summary, submission, event_path, outdir, what, dpi):
     found from it); or give --submission FILE --event PREFIX. Writes <event>-display.png and
     <event>-efficiency.png.
     """
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise QtrackError("qtrack plot needs matplotlib: pip install 'qtrack[plot]'")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise QtrackError("qtrack plot needs matplotlib: pip install 'qtrack[plot]'") from None
     if summary is not None and (submission is not None or event_path is not None):
         raise QtrackError("give either SUMMARY or --submission/--event, not both")
     if summary is None and (submission is None or event_path is None):
@@ -366,7 +366,8 @@ def run() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        # Usage errors too get one line (click's own shows usage, a hint and the error).
+        click.echo(f"qtrack: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -95,6 +95,12 @@ def _check_value(section, f, value):
         value = float(value)
     elif kind == "str" and not isinstance(value, str):
         raise InputError(f"{where}: expected {text or 'a string'}")
+    elif kind.startswith("tuple"):
+        if not (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and math.isfinite(v) for v in value)):
+            raise InputError(f"{where}: expected two numbers {text}")
+        value = (float(value[0]), float(value[1]))
     if not check(value):
         raise InputError(f"{where}: expected {text}")
     return value

@@ -144,6 +144,21 @@ def _check_ids(df: pd.DataFrame, column: str, path: Path) -> None:
         )
 
 
+#: Closest a hit may lie to the beam line (mm): the innermost TrackML layer is at r = 32 mm; a hit
+#: at r ~ 0 is a corrupt row (and would divide by zero in the seeding).
+MIN_HIT_RADIUS = 1.0
+
+
+def _check_on_layers(hits: pd.DataFrame, inside: np.ndarray, path: Path) -> None:
+    r = np.hypot(hits.x.to_numpy(), hits.y.to_numpy())
+    bad = inside & (r < MIN_HIT_RADIUS)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}: hit_id {int(hits.hit_id.iloc[row])} lies at r = {r[row]:.3g} mm "
+                         f"from the beam line, expected a hit on a detector layer "
+                         f"(r >= {MIN_HIT_RADIUS} mm); {int(bad.sum())} such hit(s)")
+
+
 def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth: bool = True) -> Event:
     """Read and validate an event; truth and particles are optional (solved but not scored)."""
     given = Path(path)
@@ -185,6 +200,7 @@ def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth
 
     layer = layers.index_of(hits.volume_id.to_numpy(), hits.layer_id.to_numpy())
     inside = layer >= 0
+    _check_on_layers(hits, inside, hits_path)
     if not inside.all():
         log.info("left out %d of %d hits outside the %d known layers (endcaps)",
                  int((~inside).sum()), len(hits), len(layers))

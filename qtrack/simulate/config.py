@@ -1,10 +1,9 @@
 """Settings of a simulation run: one frozen dataclass, checked before any work starts."""
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 
+from ..config import _NON_NEGATIVE, _POSITIVE, _between, _one_of, _Section
 from ..errors import QtrackError
 
 HARD_PROCESSES = ("ttbar", "none")
@@ -16,10 +15,27 @@ GUN_SPECIES = {11: (-1, 0.000511), 13: (-1, 0.105658), 211: (1, 0.139570), 321: 
 MAX_PILEUP = 1000.0
 
 
+def _range_pair(lo_bound=None):
+    def check(v):
+        return v[0] <= v[1] and (lo_bound is None or v[0] > lo_bound)
+    return check, ("[min, max] with min <= max"
+                   + ("" if lo_bound is None else f" and min > {lo_bound}"))
+
+
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(_Section):
     """One event = hard process and gun particles on the primary vertex, plus Poisson(pileup)
-    minimum-bias vertices, all in a Gaussian luminous region; lengths in mm, momenta in GeV."""
+    minimum-bias vertices, all in a Gaussian luminous region; lengths in mm, momenta in GeV.
+
+    Every value is checked on construction, as every config section's is."""
+
+    _section = "simulate"
+    _rules = {"hard": _one_of(*HARD_PROCESSES), "pileup": _between(0, MAX_PILEUP),
+              "seed": _between(0, 2**63 - 1), "noise_fraction": _between(0, 0.99),
+              "vertex_sigma_z": _NON_NEGATIVE, "vertex_sigma_xy": _NON_NEGATIVE,
+              "gun_particles": _NON_NEGATIVE, "gun_pdg": _one_of(*GUN_SPECIES),
+              "gun_pt": _range_pair(0), "gun_eta": _range_pair(), "min_pt": _NON_NEGATIVE,
+              "max_eta": _POSITIVE, "bfield": _POSITIVE, "ecm": _POSITIVE}
 
     #: Hard process on the primary vertex: Pythia8 ttbar, or none.
     hard: str = "ttbar"
@@ -45,42 +61,11 @@ class SimulationConfig:
     #: Proton-proton centre-of-mass energy, GeV.
     ecm: float = 14000.0
 
-    def replace(self, **changes) -> "SimulationConfig":
-        return dataclasses.replace(self, **changes)
-
     @property
     def uses_pythia(self) -> bool:
         return self.hard != "none" or self.pileup > 0
 
-    def check(self) -> "SimulationConfig":
-        """Raise QtrackError naming the first bad setting; returns self."""
-
-        def bad(name, value, expected):
-            raise QtrackError(f"{name} = {value!r}: expected {expected}")
-
-        if self.hard not in HARD_PROCESSES:
-            bad("hard", self.hard, " or ".join(HARD_PROCESSES))
-        if not (math.isfinite(self.pileup) and 0 <= self.pileup <= MAX_PILEUP):
-            bad("pileup", self.pileup, f"a mean number of vertices from 0 to {MAX_PILEUP:g}")
-        if not 0 <= self.seed < 2**63:
-            bad("seed", self.seed, "an integer from 0 to 2**63-1")
-        if not 0 <= self.noise_fraction < 1:
-            bad("noise_fraction", self.noise_fraction, "a fraction in [0, 1)")
-        for name in ("vertex_sigma_z", "vertex_sigma_xy"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                bad(name, value, "a width >= 0 in mm")
-        if self.gun_particles < 0:
-            bad("gun_particles", self.gun_particles, "a number >= 0")
-        lo, hi = self.gun_pt
-        if not 0 < lo <= hi:
-            bad("gun_pt", self.gun_pt, "0 < min <= max (GeV)")
-        lo, hi = self.gun_eta
-        if not lo <= hi:
-            bad("gun_eta", self.gun_eta, "min <= max")
-        if not (self.min_pt >= 0 and self.max_eta > 0 and self.bfield > 0 and self.ecm > 0):
-            bad("min_pt/max_eta/bfield/ecm", (self.min_pt, self.max_eta, self.bfield, self.ecm),
-                "min_pt >= 0 and positive max_eta, bfield and ecm")
+    def __post_init__(self):
+        super().__post_init__()
         if self.hard == "none" and self.pileup == 0 and self.gun_particles == 0:
             raise QtrackError("nothing to simulate: --hard none, --pileup 0 and no --gun-particles")
-        return self

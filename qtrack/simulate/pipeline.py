@@ -181,7 +181,6 @@ def run(cfg: SimulationConfig, outdir: str | Path, events: int = 1, first_event:
         workers: int = 1, progress: bool = False) -> dict:
     """Simulate events ``first_event .. first_event + events - 1`` into ``outdir``; returns the
     run record also written as ``outdir/simulation-<first>-<last>.json``."""
-    cfg.check()
     if events < 1 or first_event < 0:
         raise QtrackError(f"events = {events}, first_event = {first_event}: expected events >= 1 and first_event >= 0")
     outdir = Path(outdir)
