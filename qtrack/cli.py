@@ -42,8 +42,13 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def _interrupted():
-    """Leave at once: worker threads still inside a sampler call are not waited for (every
-    output is written atomically, so nothing half-written is left)."""
+    """Leave at once: worker threads still inside a sampler call are not waited for, and the
+    temporary files of writes in progress are removed (nothing half-written is left). The
+    console script's own SIGINT handler (:mod:`qtrack.__main__`) does the same; this one serves
+    a KeyboardInterrupt raised any other way."""
+    from .io import discard_partial_files
+
+    discard_partial_files()
     click.echo("qtrack: interrupted", err=True)
     sys.stderr.flush()
     sys.stdout.flush()
@@ -64,7 +69,9 @@ def friendly(func):
             _interrupted()
         except (click.exceptions.Exit, click.exceptions.ClickException, click.Abort):
             raise
-        except Exception:
+        except Exception as exc:
+            if _caused_by_interrupt(exc):  # a library turned the KeyboardInterrupt into another
+                _interrupted()
             import traceback
 
             traceback.print_exc()
@@ -72,6 +79,16 @@ def friendly(func):
             sys.exit(1)
 
     return wrapper
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def check_writable(directory: str | Path) -> Path:

@@ -18,6 +18,20 @@ def _umask() -> int:
     return mask
 
 
+#: Temporary files being written right now, for :func:`discard_partial_files`.
+_PARTIAL: set[str] = set()
+
+
+def discard_partial_files() -> None:
+    """Remove the temporary files of writes in progress (the Ctrl-C handler exits without
+    unwinding, so ``atomic_open``'s own clean-up does not run)."""
+    for tmp in list(_PARTIAL):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs):
     """Open a temporary file next to ``path``; rename it onto ``path`` when the block succeeds.
@@ -28,6 +42,7 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _PARTIAL.add(tmp)
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -36,6 +51,8 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _PARTIAL.discard(tmp)
 
 
 def jsonable(obj):
