@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
-STAGES = ("doublets", "triplets", "model", "qubo", "solve", "tracks", "score")
-BUILD = ("doublets", "triplets", "model", "qubo")
+STAGES = ("doublets", "triplets", "couplers", "qubo", "solve", "tracks", "score")
+BUILD = ("doublets", "triplets", "couplers", "qubo")
 SCORES = ("trackml_score", "doublet_precision", "doublet_recall", "efficiency", "fake_rate",
           "duplicate_rate", "tracks")
 SIZES = ("hits", "doublets", "triplets", "quadruplets", "qubo_variables", "qubo_couplers",

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
-STAGES = ("load", "doublets", "triplets", "model", "qubo", "solve", "tracks")
-BUILD = ("doublets", "triplets", "model", "qubo")
+STAGES = ("load", "doublets", "triplets", "couplers", "qubo", "solve", "tracks")
+BUILD = ("doublets", "triplets", "couplers", "qubo")
 FIT_MIN_HITS = 5000
 METHOD = ("one fresh child process per run (python benchmarks/harness.py child): warm-up solve of the "
           "shipped event, then load + build + solve, default model, seed 1; time.perf_counter per "

@@ -42,19 +42,11 @@ class Tracks:
 
 
 @njit(cache=True)
-def _chain_length_in(prv, h):
+def _chain_length(link, h):
+    # Hits on the chain from h following ``link`` (the next or the previous hit), h included.
     n = 1
-    while prv[h] >= 0:
-        h = prv[h]
-        n += 1
-    return n
-
-
-@njit(cache=True)
-def _chain_length_out(nxt, h):
-    n = 1
-    while nxt[h] >= 0:
-        h = nxt[h]
+    while link[h] >= 0:
+        h = link[h]
         n += 1
     return n
 
@@ -88,9 +80,9 @@ def _link(start, end, n_hits):
                 continue
             score = 0
             if prv[a] >= 0:
-                score += _chain_length_in(prv, a)
+                score += _chain_length(prv, a)
             if nxt[b] >= 0:
-                score += _chain_length_out(nxt, b)
+                score += _chain_length(nxt, b)
             if score > best_score:
                 best, best_score = k, score
         if best < 0:
@@ -109,7 +101,7 @@ def _collect(nxt, prv, min_hits):
     for h in range(n_hits):
         if prv[h] >= 0 or nxt[h] < 0:
             continue
-        if _chain_length_out(nxt, h) < min_hits:
+        if _chain_length(nxt, h) < min_hits:
             continue
         while h >= 0:
             hits.append(h)
