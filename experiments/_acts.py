@@ -11,7 +11,8 @@ The chain is ACTS's generic-detector reconstruction as its developers configure 
 1. the hits become ACTS measurements on their modules: local (u, v) from the surface transform,
    variances pitch^2 / 12 from ``detectors.csv`` (the smearing qtrack's simulation applied);
 2. space points on the pixel layers of ``Examples/Configs/generic-seeding-config.json``;
-3. grid triplet seeding (``addSeeding``'s default, no truth) with ACTS's default settings;
+3. grid triplet seeding (``addSeeding``'s default, no truth) with ACTS's default settings, except
+   the acceptance: |eta| < 4 (TrackML's) instead of 3 (see :attr:`ActsConfig.max_abs_eta`);
 4. track parameters from the seeds (``TrackParamsEstimationAlgorithm``, the example's initial
    covariance);
 5. the combinatorial Kalman filter (``TrackFindingAlgorithm``) with the example's measurement
@@ -56,9 +57,12 @@ class ActsConfig:
     chi2_measurement: float = 15.0
     chi2_outlier: float = 25.0
     measurements_per_surface: int = 2
+    #: Acceptance of the seeding (cot theta <= sinh) and of the track selection. The example cuts
+    #: at 3.0 (seeding's default cot theta 10.02 and the track selection); TrackML's detector and
+    #: qtrack's simulation reach 4.0 and a focused particle has no eta limit, so 4.0 here.
+    max_abs_eta: float = 4.0
     #: CKF track selection.
     min_pt: float = 0.5
-    max_abs_eta: float = 3.0
     max_abs_d0: float = 4.0
     min_measurements: int = 7
     max_holes: int = 2
@@ -144,7 +148,7 @@ class ActsTracker:
                 trackingGeometry=geometry, geometrySelection=selection)),
             ("seeding", ae.GridTripletSeedingAlgorithm(
                 level=level, inputSpacePoints="spacepoints", outputSeeds="seeds",
-                bFieldInZ=cfg.bfield * u.T)),
+                bFieldInZ=cfg.bfield * u.T, cotThetaMax=float(np.sinh(cfg.max_abs_eta)))),
             ("parameters", ae.TrackParamsEstimationAlgorithm(
                 level=level, inputSeeds="seeds", outputTrackParameters="estimatedparameters",
                 outputSeeds="estimatedseeds", trackingGeometry=geometry, magneticField=field,
