@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from qtrack.simulate.fatras import module_key
+
 #: Layers whose hits make space points for the seeding: ACTS's
 #: Examples/Configs/generic-seeding-config.json (all four pixel barrel layers, four disks of each
 #: pixel endcap), as (volume_id, layer_id).
@@ -88,10 +90,6 @@ class ActsTracks:
     def submission(self, after_ambiguity: bool = True) -> pd.DataFrame:
         return pd.DataFrame({"hit_id": self.hit_id,
                              "track_id": self.track_id if after_ambiguity else self.ckf_track_id})
-
-
-def _module_key(volume, layer, module) -> np.ndarray:
-    return (np.asarray(volume, np.int64) << 32) | (np.asarray(layer, np.int64) << 16) | np.asarray(module, np.int64)
 
 
 class ActsTracker:
@@ -183,7 +181,7 @@ class ActsTracker:
         rotation = np.empty((len(surfaces), 3, 3))
         for i, s in enumerate(surfaces):
             g = s.geometryId
-            keys[i] = _module_key(g.volume, g.layer, g.sensitive)
+            keys[i] = module_key(g.volume, g.layer, g.sensitive)
             transform = s.localToGlobalTransform(gctx)
             center[i] = np.asarray(transform.translation)
             r = transform.rotation
@@ -195,7 +193,7 @@ class ActsTracker:
     def local_coordinates(self, hits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(surface row, local (u, v, w) in mm) of every hit; raises ValueError for hits on unknown
         modules or off their module's plane (w beyond 0.01 mm)."""
-        key = _module_key(hits.volume_id, hits.layer_id, hits.module_id)
+        key = module_key(hits.volume_id, hits.layer_id, hits.module_id)
         row = np.searchsorted(self._keys, key).clip(max=len(self._keys) - 1)
         unknown = self._keys[row] != key
         if unknown.any():

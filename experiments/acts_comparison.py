@@ -79,9 +79,9 @@ def parse_args(argv):
             have = sorted(d.glob("event*-hits.csv*")) if d.is_dir() else []
             detectors = (d / "detectors.csv.gz").exists()
             if len(have) < args.events or not detectors:
-                C.fail(f"{d}: {len(have)} event(s){'' if detectors else ' and no detectors.csv.gz'}, need "
-                       f"{args.events} events and detectors.csv.gz; make them with: python -m qtrack simulate "
-                       f"-o {d} --events {args.events} --pileup {mu} --seed 1")
+                C.fail(f"{d}: {len(have)} event(s){'' if detectors else ' and no detectors.csv.gz'}, "
+                       f"need {args.events} events and detectors.csv.gz; make them with: python -m "
+                       f"qtrack simulate -o {d} --events {args.events} --pileup {mu} --seed 1")
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 
@@ -111,7 +111,8 @@ def rates(event, focused: pd.DataFrame, submission: pd.DataFrame) -> dict:
     from qtrack.scoring import align, majority
 
     pid = event.truth.particle_id.to_numpy()
-    track_id = align(event.truth.hit_id.to_numpy(), submission.hit_id.to_numpy(), submission.track_id.to_numpy())
+    track_id = align(event.truth.hit_id.to_numpy(), submission.hit_id.to_numpy(),
+                     submission.track_id.to_numpy())
     on = track_id != 0
     maj = majority(track_id[on], pid[on], np.ones(int(on.sum())))
     particle_hits = pd.Series(pid).value_counts()
@@ -122,7 +123,8 @@ def rates(event, focused: pd.DataFrame, submission: pd.DataFrame) -> dict:
     long = (maj.nhits >= MIN_TRACK_HITS).to_numpy()
     pure_long = maj.particle_id[pure & long].value_counts()
     return {"focused": len(focused), "found": int(found.sum()),
-            "focused_barrel": int((~focused.endcap).sum()), "found_barrel": int((found & ~focused.endcap).sum()),
+            "focused_barrel": int((~focused.endcap).sum()),
+            "found_barrel": int((found & ~focused.endcap).sum()),
             "focused_endcap": int(focused.endcap.sum()), "found_endcap": int((found & focused.endcap).sum()),
             "tracks": int(long.sum()), "tracks_all": len(maj), "fakes": int((long & ~pure).sum()),
             "duplicates": int((pure_long - 1).sum())}
@@ -139,13 +141,13 @@ def oracle_score(event, focused: pd.DataFrame) -> float:
 
 def module_pitch(detectors: pd.DataFrame, hits: pd.DataFrame) -> np.ndarray:
     """(n, 2) readout pitch (u, v) of each hit's module, from detectors.csv."""
-    def key(d):
-        return (d.volume_id.to_numpy(np.int64) << 32) | (d.layer_id.to_numpy(np.int64) << 16) | d.module_id.to_numpy(np.int64)
+    from qtrack.simulate.fatras import module_key
 
-    k = key(detectors)
+    k = module_key(detectors.volume_id, detectors.layer_id, detectors.module_id)
+    h = module_key(hits.volume_id, hits.layer_id, hits.module_id)
     order = np.argsort(k)
-    row = np.searchsorted(k[order], key(hits)).clip(max=len(k) - 1)
-    if (k[order][row] != key(hits)).any():
+    row = np.searchsorted(k[order], h).clip(max=len(k) - 1)
+    if (k[order][row] != h).any():
         raise ValueError("hits on modules that detectors.csv does not list")
     return detectors[["pitch_u", "pitch_v"]].to_numpy(np.float64)[order][row]
 
@@ -209,8 +211,9 @@ def run(args) -> dict:
             events.append(row)
             q, a = row["qtrack"], row["acts"]
             print(f"PU{mu:<4d} {row['event']}: {row['hits']} hits, {len(focused)} focused | qtrack eff "
-                  f"{q['found'] / max(q['focused'], 1):.3f} fakes {q['fakes']}/{q['tracks']} {q['time_s']:.1f} s | "
-                  f"ACTS eff {a['found'] / max(a['focused'], 1):.3f} fakes {a['fakes']}/{a['tracks']} "
+                  f"{q['found'] / max(q['focused'], 1):.3f} fakes {q['fakes']}/{q['tracks']} "
+                  f"{q['time_s']:.1f} s | ACTS eff {a['found'] / max(a['focused'], 1):.3f} "
+                  f"fakes {a['fakes']}/{a['tracks']} "
                   f"{a['time_s']:.1f} s (load {load:.1f})", flush=True)
     return {"measured": measured, "trackers": TRACKERS, "acts_config": dataclasses.asdict(ActsConfig()),
             "acts_setup_s": acts_setup, "events": events, "summary": summarize(events)}
@@ -298,7 +301,8 @@ def draw(data: dict, path: Path) -> None:
     loads = summary.load_average_1min_median
     fig.suptitle(f"qtrack vs ACTS on qtrack-simulated ttbar events ({n_events} per pile-up point); "
                  "focused: pT >= 1 GeV, r0 <= 10 mm, >= 5 layers", fontsize=10)
-    C.footer(fig, data["measured"], extra=f"1-min load average before the runs {loads.min():.1f}-{loads.max():.1f}")
+    C.footer(fig, data["measured"],
+             extra=f"1-min load average before the runs {loads.min():.1f}-{loads.max():.1f}")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -312,8 +316,10 @@ def main(argv=None) -> int:
     draw(data, args.out / "acts_comparison.png")
     for r in data["summary"]:
         print(f"PU{r['pileup']:<4d} {r['tracker']:9s} efficiency {r['efficiency']:.3f} (barrel-only "
-              f"{r['efficiency_barrel_only']:.3f}) fake {r['fake_rate']:.3f} duplicate {r['duplicate_rate']:.3f} "
-              f"TrackML {r['trackml_score']:.3f} time {r['time_s_median']:.2f} s (load {r['load_average_1min_median']:.1f})")
+              f"{r['efficiency_barrel_only']:.3f}) fake {r['fake_rate']:.3f} "
+              f"duplicate {r['duplicate_rate']:.3f} "
+              f"TrackML {r['trackml_score']:.3f} time {r['time_s_median']:.2f} s "
+              f"(load {r['load_average_1min_median']:.1f})")
     return 0
 
 
