@@ -146,7 +146,7 @@ def _xdens(ax):
 
 
 def draw_scores(data: dict, path: Path) -> None:
-    from qtrack.plot import new_figure, save_figure
+    from qtrack.plot.figure import new_figure, save_figure
 
     summary, ref = data["summary"], data["reference"]
     fig = new_figure(15, 9.5)
@@ -210,7 +210,7 @@ def draw_scores(data: dict, path: Path) -> None:
 
 
 def draw_timing(data: dict, path: Path) -> None:
-    from qtrack.plot import new_figure, save_figure
+    from qtrack.plot.figure import new_figure, save_figure
 
     summary, ref, fit = data["summary"], data["reference"], data["build_fit"]
     model = fit.get("model", "mp")

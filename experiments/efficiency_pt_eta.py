@@ -41,7 +41,10 @@ def main(argv=None) -> int:
                    help="another event prefix with truth instead of the union event")
     args = p.parse_args(argv)
     C.check_args(args)
-    from qtrack import pipeline, plot
+    from qtrack import pipeline
+    from qtrack.plot.display import draw_event_display
+    from qtrack.plot.efficiency import draw_efficiency
+    from qtrack.plot.tables import efficiency_tables, particle_table, track_table
     from benchmarks.harness import model_config, provenance, short_machine
     from qtrack.io import write_json
     from qtrack.event import load_event
@@ -62,18 +65,18 @@ def main(argv=None) -> int:
         cfg = model_config(model).replace(solve={"seed": args.seed})
         res = pipeline.solve_built(pipeline.build(event, cfg), get_sampler("neal"), "neal")
         track_id = res.submission.set_index("hit_id").track_id.reindex(event.hits.hit_id).to_numpy()
-        tables = plot.efficiency_tables(event, track_id)
-        parts = plot.particle_table(event, track_id)
-        tracks = plot.track_table(event, track_id)
+        tables = efficiency_tables(event, track_id)
+        parts = particle_table(event, track_id)
+        tracks = track_table(event, track_id)
         name = "QallseMp weights (default)" if model == "mp" else "QallseD0 weights (--model d0)"
         title = (f"{event.name} union event ({event.n_hits} hits), model {name}, seed {args.seed}: "
                  f"TrackML {res.scores['trackml_score']:.4f}, efficiency {res.scores['efficiency']:.4f}, "
                  f"fake rate {res.scores['fake_rate']:.4f}\nmatched = > 50 % of the track's hits "
                  "and of the particle's hits; fake = no particle has > 50 % of the track's hits\n"
                  "bars: Clopper-Pearson 68 %; steps: entries per bin (right axis, log)")
-        plot.draw_efficiency(event, track_id, args.out / f"efficiency_pt_eta_{model}.png", title=title,
+        draw_efficiency(event, track_id, args.out / f"efficiency_pt_eta_{model}.png", title=title,
                              tables=tables, note=note)
-        plot.draw_event_display(event, track_id, args.out / f"union_display_{model}.png", note=note)
+        draw_event_display(event, track_id, args.out / f"union_display_{model}.png", note=note)
         for curve, t in tables.items():
             for r in t.to_dict("records"):
                 rows.append({"model": model, "curve": curve, **r})

@@ -90,7 +90,7 @@ def run(args) -> dict:
 
 # --------------------------------------------------------------------------------------------------
 
-COLORS = {"doublets": "#1f77b4", "triplets": "#2ca02c", "model": "#9467bd", "qubo": "#8c564b",
+COLORS = {"doublets": "#1f77b4", "triplets": "#2ca02c", "couplers": "#9467bd", "qubo": "#8c564b",
           "solve": "#ff7f0e", "tracks": "#17becf", "load": "#bcbd22", "build": "black", "total": "#d62728"}
 MARK = {"subset": "o", "union": "D", "full-barrel": "P", "kaggle-full": "*"}
 KIND_LABEL = {"subset": "barrel subsets (truth)", "union": "union event, 97 % of barrel (truth)",
@@ -105,7 +105,7 @@ def _fit_label(fit):
 def draw(data: dict, path: Path) -> None:
     from matplotlib.lines import Line2D
 
-    from qtrack.plot import new_figure, save_figure
+    from qtrack.plot.figure import new_figure, save_figure
 
     pts = sorted(data["points"], key=lambda p: p["hits"])
     fits, ref = data["fits"], data["reference"]
@@ -113,7 +113,7 @@ def draw(data: dict, path: Path) -> None:
     ax_t, ax_m = fig.subplots(1, 2, width_ratios=[1.35, 1])
     hits = np.array([p["hits"] for p in pts], float)
     kinds = [p["kind"] for p in pts]
-    for st in ("doublets", "triplets", "model", "solve", "load", "build", "total"):
+    for st in ("doublets", "triplets", "couplers", "solve", "load", "build", "total"):
         y = np.array([p[f"{st}_s"] for p in pts])
         lo = y - np.array([p[f"{st}_s_min"] for p in pts])
         hi = np.array([p[f"{st}_s_max"] for p in pts]) - y

@@ -117,7 +117,7 @@ def draw(runs: list[dict], measured: dict | None, path: Path, title: str | None 
          failed: int = 0) -> None:
     from matplotlib.lines import Line2D
 
-    from qtrack.plot import new_figure, save_figure
+    from qtrack.plot.figure import new_figure, save_figure
 
     global GAP_FLOOR
     positive = [r["relative_energy"] for r in runs if r["relative_energy"] > 0]
