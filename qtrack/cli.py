@@ -100,7 +100,7 @@ def _score_table(scores: dict) -> str:
 
 
 @main.command()
-@click.argument("event", required=False)
+@click.argument("events", nargs=-1)
 @click.option("--sampler", default="neal", show_default=True,
               help="Sampler name (see `qtrack samplers`).")
 @click.option("--seed", type=int, help="Random seed (default from config: 1).")
@@ -117,14 +117,21 @@ def _score_table(scores: dict) -> str:
 @click.option("--dry-run", is_flag=True,
               help="Hardware samplers: decompose and embed offline, report, submit nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--workers", type=click.IntRange(min=1), help="Solve on a local Dask cluster of N worker processes.")
+@click.option("--scheduler", help="Solve on the running Dask cluster at this address (tcp://host:8786).")
+@click.option("--force", is_flag=True, help="Many events: also redo events already solved with the same settings.")
 @with_common
 @friendly
-def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, threads, write_qubo,
-          dwave_profile, subproblem_size, dry_run, progress, verbose, quiet):
-    """Find the tracks of EVENT (path prefix, hits file or directory; default: the shipped event).
+def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, threads, write_qubo,
+          dwave_profile, subproblem_size, dry_run, progress, workers, scheduler, force, verbose, quiet):
+    """Find the tracks of EVENTS (path prefix, hits file or directory; default: the shipped event).
 
     Writes OUTDIR/<event>-submission.csv (hit_id,track_id; 0 = no track) and
     OUTDIR/<event>-summary.json (sizes, time per stage, scores when truth exists).
+
+    Several events, a directory of events or a glob, or --workers/--scheduler: solves them all
+    (in-process, or on Dask), skips those already solved with the same settings, and writes
+    OUTDIR/results.parquet and results.csv, one row per event.
     """
     t0 = time.perf_counter()
     _setup_logging(verbose, quiet)
@@ -145,8 +152,14 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
     elif dry_run:
         raise QtrackError("--dry-run is for hardware samplers (qpu, hybrid, decomposed, mock-qpu)")
     sampler_obj = None if dry_run else get_sampler(sampler, **options)
+    from .runner.cli import is_many, solve_many
 
-    built = pipeline.build(_event_arg(event), cfg)
+    if workers or scheduler or len(events) > 1 or (events and is_many(events[0])):
+        if write_qubo or dry_run or options:
+            raise QtrackError("--write-qubo, --dry-run and hardware samplers take one event at a time")
+        sys.exit(solve_many(events, cfg, sampler, outdir, workers, scheduler, force, progress))
+
+    built = pipeline.build(_event_arg(events[0] if events else None), cfg)
     out = Path(outdir)
     remote = spec is not None and spec.hardware and sampler != "mock-qpu"
     if write_qubo or dry_run or remote:  # a failed remote run still leaves the QUBO
