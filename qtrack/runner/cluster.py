@@ -80,7 +80,8 @@ def connect(workers: int | None = None, scheduler: str | None = None, memory_lim
     try:
         with dask.config.set(LOCAL_SCHEDULER):
             cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
-                                   memory_limit=memory_limit, scheduler_kwargs={"dashboard": False},
+                                   memory_limit=memory_limit, dashboard_address=":0",
+                                   scheduler_kwargs={"dashboard": False},
                                    silence_logs=logging.ERROR)
         with cluster, Client(cluster) as client:
             client.register_plugin(IgnoreInterrupt())

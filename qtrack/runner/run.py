@@ -173,7 +173,10 @@ def _in_process(run: _Run, todo: list[Path], solve) -> None:
 def _on_dask(run: _Run, todo: list[Path], solve, client, workers, scheduler, memory_limit) -> None:
     from contextlib import nullcontext
 
-    from distributed import as_completed
+    try:
+        from distributed import as_completed
+    except ImportError:
+        raise QtrackError("--workers and --scheduler need dask: pip install 'qtrack[dask]'") from None
 
     from .cluster import connect, prepare
 

@@ -7,13 +7,17 @@ included (their row comes from the summary already on disk).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from ..io import atomic_open
+
+log = logging.getLogger("qtrack.runner")
 
 TABLE = "results"
 #: Leading columns, in order; sizes, stage times (``time_<stage>_s``) and scores follow.
@@ -72,17 +76,31 @@ def row(summary: dict | None, name: str, status: str, attempts: int, error: str 
     return out
 
 
+@functools.cache
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        log.warning("pyarrow is not installed: writing results.csv only (pip install 'qtrack[dask]' "
+                    "for results.parquet)")
+        return False
+    return True
+
+
 def write_table(outdir: Path, rows: list[dict]) -> dict[str, Path]:
-    """Write ``results.parquet`` and ``results.csv`` (one row per event, sorted by event)."""
+    """Write ``results.parquet`` (if pyarrow is installed) and ``results.csv``: one row per
+    event, sorted by event."""
     df = pd.DataFrame(rows)
     for c in COLUMNS:
         if c not in df.columns:
             df[c] = None
     df = df[COLUMNS + [c for c in df.columns if c not in COLUMNS]]
     df = df.sort_values("event", kind="stable").reset_index(drop=True)
-    paths = {"parquet": outdir / f"{TABLE}.parquet", "csv": outdir / f"{TABLE}.csv"}
-    with atomic_open(paths["parquet"], "wb") as f:
-        df.to_parquet(f, index=False)
+    paths = {"csv": outdir / f"{TABLE}.csv"}
+    if _has_pyarrow():
+        paths["parquet"] = outdir / f"{TABLE}.parquet"
+        with atomic_open(paths["parquet"], "wb") as f:
+            df.to_parquet(f, index=False)
     with atomic_open(paths["csv"], newline="") as f:
         df.to_csv(f, index=False)
     return paths
