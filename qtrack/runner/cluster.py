@@ -20,6 +20,7 @@ from distributed import Client, LocalCluster, WorkerPlugin
 import qtrack
 
 from ..errors import QtrackError
+from .table import config_hash
 from .task import warm_up
 
 log = logging.getLogger("qtrack.runner")
@@ -31,12 +32,14 @@ LOCAL_SCHEDULER = {"distributed.scheduler.allowed-failures": 0,
 
 
 class WarmUp(WorkerPlugin):
-    """Load the numba kernels on each worker before it gets an event."""
+    """Load the numba kernels on each worker before it gets an event (once per sampler and config:
+    registering the same again is a no-op)."""
 
-    name = "qtrack-warm-up"
+    idempotent = True
 
     def __init__(self, sampler: str, config: qtrack.Config):
         self.sampler, self.config = sampler, config
+        self.name = f"qtrack-warm-up-{sampler}-{config_hash(config.to_dict())}"
 
     async def setup(self, worker):
         try:
