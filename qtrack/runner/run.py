@@ -10,9 +10,13 @@ import asyncio
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 import qtrack
 from qtrack.errors import QtrackError
@@ -68,8 +72,6 @@ class _Run:
         self.rows: dict[str, dict] = {}
         self.counts = {"ok": 0, "failed": 0, "skipped": 0}
         self.last_table = time.monotonic()
-        from tqdm import tqdm
-
         self.bar = tqdm(total=total, unit="event", desc="events", file=sys.stderr, disable=not progress,
                         dynamic_ncols=True, smoothing=0.1)
 
@@ -142,11 +144,13 @@ def run_events(events: list[str | Path], outdir: str | Path, sampler: str = "nea
         else:
             run.skip(prefix.name, summary)
     report = RunReport(outdir)
+    # Log lines (stage times in-process, retries) go above the bar instead of through it.
     try:
-        if todo and (client is not None or workers or scheduler):
-            _on_dask(run, todo, solve, client, workers, scheduler, memory_limit)
-        else:
-            _in_process(run, todo, solve)
+        with logging_redirect_tqdm() if progress else nullcontext():
+            if todo and (client is not None or workers or scheduler):
+                _on_dask(run, todo, solve, client, workers, scheduler, memory_limit)
+            else:
+                _in_process(run, todo, solve)
     finally:
         report.table = run.write_table()
         run.bar.close()
@@ -171,8 +175,6 @@ def _in_process(run: _Run, todo: list[Path], solve) -> None:
 
 
 def _on_dask(run: _Run, todo: list[Path], solve, client, workers, scheduler, memory_limit) -> None:
-    from contextlib import nullcontext
-
     try:
         from distributed import as_completed
     except ImportError:
