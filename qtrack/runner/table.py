@@ -1,9 +1,9 @@
 """The run's outputs: per-event files written by the client, and one results table.
 
 Each event gets the same ``<event>-submission.csv`` and ``<event>-summary.json`` as a single
-``qtrack solve``; the summary also holds ``config_hash``, ``peak_rss_mb`` and ``worker``. The table
-(``results.parquet`` and ``results.csv``) has one row per event of the run, skipped events
-included (their row comes from the summary already on disk).
+``qtrack solve``; the summary also holds ``config_hash``, ``peak_rss_mb``, ``cpu_s`` and
+``worker``. The table (``results.parquet`` and ``results.csv``) has one row per event of the run,
+skipped events included (their row comes from the summary already on disk).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ log = logging.getLogger("qtrack.runner")
 TABLE = "results"
 #: Leading columns, in order; sizes, stage times (``time_<stage>_s``) and scores follow.
 COLUMNS = ["event", "status", "attempts", "error", "sampler", "seed", "config_hash",
-           "qtrack_version", "peak_rss_mb", "worker"]
+           "qtrack_version", "peak_rss_mb", "cpu_s", "worker"]
 
 
 def config_hash(config: dict) -> str:
@@ -68,7 +68,8 @@ def row(summary: dict | None, name: str, status: str, attempts: int, error: str 
     out |= {"sampler": summary.get("sampler"), "seed": summary.get("seed"),
             "config_hash": config_hash(summary["config"]),
             "qtrack_version": summary.get("qtrack_version"),
-            "peak_rss_mb": summary.get("peak_rss_mb"), "worker": summary.get("worker")}
+            "peak_rss_mb": summary.get("peak_rss_mb"), "cpu_s": summary.get("cpu_s"),
+            "worker": summary.get("worker")}
     out |= summary.get("sizes", {})
     out |= {f"time_{k}_s": v for k, v in summary.get("timings_s", {}).items()}
     # ``tracks`` is both a size and a score, with the same value.

@@ -1,5 +1,9 @@
 """What runs on a worker (or in-process): solve one event and send back what the client writes.
 
+``cpu_s`` is the CPU time of the solving process during the event, all its threads (on a dask
+worker that includes its few background threads): what the event costs in core-seconds, however
+busy the machine was.
+
 Peak memory is the per-event peak resident set size of the process that solved the event. On
 Linux the kernel's high-water mark (VmHWM) is reset before the event (``/proc/self/clear_refs``,
 value 5) and read after it, so it is the peak of this event, including the process's baseline
@@ -46,11 +50,12 @@ def _peak_rss_mb(reset_worked: bool) -> float:
 def solve_event(prefix: str, sampler: str, config: qtrack.Config) -> dict:
     """Solve the event at ``prefix``; returns its submission DataFrame and summary dict."""
     reset = _reset_peak_rss()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = qtrack.solve(prefix, sampler=sampler, config=config)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     summary = result.summary()
     summary["timings_s"]["total"] = round(total, 4)
+    summary["cpu_s"] = round(cpu, 3)
     summary["submission"] = f"{result.event.name}-submission.csv"
     summary["config_hash"] = config_hash(config.to_dict())
     summary["peak_rss_mb"] = _peak_rss_mb(reset)
