@@ -51,6 +51,13 @@ class RunReport:
                 f"{self.failed} failed (see {self.table.get('csv', self.outdir / 'results.csv')})")
 
 
+def _is_ours(exc: BaseException) -> bool:
+    """Whether the failure may be a qtrack bug (worth its traceback), not bad input, memory or the
+    cluster (a dead worker, a lost connection, a cancelled task)."""
+    infrastructure = type(exc).__module__.split(".")[0] in ("distributed", "tornado", "asyncio", "concurrent")
+    return not (isinstance(exc, (QtrackError, MemoryError, asyncio.CancelledError)) or infrastructure)
+
+
 def _error_text(exc: BaseException) -> str:
     if type(exc).__name__ == "KilledWorker":
         return "KilledWorker: the worker process died while solving this event (killed, crashed " \
@@ -102,10 +109,10 @@ class _Run:
         if not isinstance(exc, QtrackError) and attempt <= self.retries:
             log.warning("%s: attempt %d failed (%s); trying again", name, attempt, error)
             return True
-        if isinstance(exc, QtrackError) or type(exc).__name__ == "KilledWorker":
-            log.error("%s: failed: %s", name, error)
-        else:  # a qtrack bug keeps its traceback
+        if _is_ours(exc):
             log.error("%s: failed", name, exc_info=(type(exc), exc, tb or exc.__traceback__))
+        else:
+            log.error("%s: failed: %s", name, error)
         self._add(name, table.row(None, name, "failed", attempt, error, sampler=self.sampler,
                                   seed=self.config.solve.seed, config_hash=self.chash,
                                   qtrack_version=qtrack.__version__))
