@@ -117,9 +117,9 @@ def _score_table(scores: dict) -> str:
 @click.option("--dry-run", is_flag=True,
               help="Hardware samplers: decompose and embed offline, report, submit nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-@click.option("--workers", type=click.IntRange(min=1), help="Solve on a local Dask cluster of N worker processes.")
-@click.option("--scheduler", help="Solve on the running Dask cluster at this address (tcp://host:8786).")
-@click.option("--force", is_flag=True, help="Many events: also redo events already solved with the same settings.")
+@click.option("--workers", type=click.IntRange(min=1), help="Solve on a local Dask cluster of N processes.")
+@click.option("--scheduler", help="Solve on the Dask cluster at this address (tcp://host:8786).")
+@click.option("--force", is_flag=True, help="Many events: redo events already solved with these settings.")
 @with_common
 @friendly
 def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, threads, write_qubo,

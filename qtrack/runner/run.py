@@ -205,7 +205,8 @@ def _on_dask(run: _Run, todo: list[Path], solve, client, workers, scheduler, mem
             try:
                 payload = future.result()
             except (Exception, asyncio.CancelledError) as exc:
-                if run.failed(prefix.name, exc, attempt, future.traceback() if future.status == "error" else None):
+                tb = future.traceback() if future.status == "error" else None
+                if run.failed(prefix.name, exc, attempt, tb):
                     pending.add(submit(prefix, attempt + 1))
             else:
                 run.done(prefix.name, payload, attempt)
