@@ -167,7 +167,7 @@ SEED = click.IntRange(0, 2**63 - 1)
 
 
 @main.command()
-@click.argument("event", required=False)
+@click.argument("events", nargs=-1)
 @click.option("--sampler", default="neal", show_default=True,
               help="Sampler name (see `qtrack samplers`).")
 @click.option("--seed", type=SEED, help="Random seed (default from config: 1).")
@@ -184,14 +184,21 @@ SEED = click.IntRange(0, 2**63 - 1)
 @click.option("--dry-run", is_flag=True,
               help="D-Wave samplers: decompose and embed offline, report, submit nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--workers", type=click.IntRange(min=1), help="Solve on a local Dask cluster of N processes.")
+@click.option("--scheduler", help="Solve on the Dask cluster at this address (tcp://host:8786).")
+@click.option("--force", is_flag=True, help="Many events: redo events already solved with these settings.")
 @with_common
 @friendly
-def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, threads, write_qubo,
-          dwave_profile, subproblem_size, dry_run, progress, verbose, quiet):
-    """Find the tracks of EVENT (path prefix, hits file or directory; default: the shipped event).
+def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, threads, write_qubo,
+          dwave_profile, subproblem_size, dry_run, progress, workers, scheduler, force, verbose, quiet):
+    """Find the tracks of EVENTS (path prefix, hits file or directory; default: the shipped event).
 
     Writes OUTDIR/<event>-submission.csv (hit_id,track_id; 0 = no track) and
     OUTDIR/<event>-summary.json (sizes, time per stage, scores when truth exists).
+
+    Several events, a directory of events or a glob, or --workers/--scheduler: solves them all
+    (in-process, or on Dask), skips those already solved with the same settings, and writes
+    OUTDIR/results.parquet and results.csv, one row per event.
     """
     t0 = time.perf_counter()
     _setup_logging(verbose, quiet)
@@ -201,7 +208,6 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
     if subproblem_size is not None:
         cfg = cfg.replace(qpu={"subproblem_size": subproblem_size})
     spec_of(sampler)
-    event_path = _event_arg(event)
     out = check_writable(outdir)
     sampler_obj = get_sampler(sampler, cfg, profile=dwave_profile, dry_run=dry_run)
     if dry_run and not hasattr(sampler_obj, "offline_report"):
@@ -211,6 +217,20 @@ def solve(event, sampler, seed, outdir, config_path, num_reads, num_sweeps, thre
         from .samplers.dwave import check_credentials
 
         check_credentials(f"sampler {sampler!r}", profile=dwave_profile)
+
+    from .runner.cli import is_many, solve_many
+
+    if workers or scheduler or len(events) > 1 or (events and is_many(events[0])):
+        if write_qubo or dry_run or caps.remote:
+            raise QtrackError("--write-qubo, --dry-run and remote samplers take one event at a time")
+        # The runner stops its cluster and writes its table on Ctrl-C: a KeyboardInterrupt, not
+        # the single-event path's immediate exit.
+        import signal
+
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.exit(solve_many(events, cfg, sampler, outdir, workers, scheduler, force, progress))
+    event_path = _event_arg(events[0] if events else None)
 
     from . import pipeline
 

@@ -121,9 +121,10 @@ def case_unknown_sampler(tmp):
 
 
 def case_two_events_in_directory(tmp):
+    # `solve` takes a directory of many events (tests/test_runner.py); `build` takes one.
     _event(tmp, name="one")
     _event(tmp, name="two")
-    return ["solve", tmp / "in"], ["expected one", "one-hits.csv", "two-hits.csv"]
+    return ["build", tmp / "in"], ["expected one", "one-hits.csv", "two-hits.csv"]
 
 
 def case_build_bad_hits(tmp):
