@@ -112,10 +112,9 @@ class DoubletConfig(_Section):
 
     _section = "doublets"
     _rules = {"max_layer_gap": _between(1, 4), "min_pt": _between(0.1), "field_tesla": _POSITIVE,
-              "phi_tolerance": _between(0, 0.5), "d0_max": _between(0, 20),
-              "z0_max": _POSITIVE, "eta_max": _between(0, 6, lo_open=True)}
+              "phi_tolerance": _between(0, 0.5), "eta_max": _between(0, 6, lo_open=True)}
 
-    #: Largest step in the layer order between the two hits (2 = at most one missing layer).
+    #: Largest step in the layer graph between the two hits (2 = at most one missing layer).
     max_layer_gap: int = 2
     #: Minimum transverse momentum (GeV) the phi window must accept, at ``field_tesla``.
     min_pt: float = 0.75
@@ -123,18 +122,36 @@ class DoubletConfig(_Section):
     field_tesla: float = 2.0
     #: Extra phi tolerance (rad) on top of the curvature window (scattering, resolution).
     phi_tolerance: float = 0.01
+    #: Largest |eta| of a doublet's direction: |cot theta| <= sinh(eta_max). The TrackML pixel
+    #: disks reach |eta| 4.
+    eta_max: float = 4.0
+
+
+@dataclass(frozen=True)
+class BeamSpotConfig(_Section):
+    """The luminous region: where tracks may come from. Every cut on it reads this section."""
+
+    _section = "beamspot"
+    _rules = {"z0_max": _NON_NEGATIVE, "doublet_z0_margin": _NON_NEGATIVE,
+              "d0_max": _between(0, 20)}
+
+    #: Half-length (mm) of the luminous region: a track's straight-line fit in r-z must meet the
+    #: beam line within it (0 = no check), and the D0 weights penalise triplets pointing beyond it.
+    #: With ``estimate`` it is the upper bound of the estimate. 200 mm is 4 sigma of the widest
+    #: vertex spread expected (HL-LHC-like and TrackML Codalab events: sigma_z 50-55 mm).
+    z0_max: float = 200.0
+    #: Estimate the half-length from the event (:mod:`qtrack.model.beamspot`): narrow luminous
+    #: regions (TrackML event 1000: sigma_z about 8 mm) then get narrow windows, wide ones wide.
+    estimate: bool = True
+    #: The doublet window is ``z0_max`` plus this (mm): a doublet's line, from two hits far from
+    #: the beam line, meets it less precisely than a track's fit.
+    doublet_z0_margin: float = 50.0
     #: Largest transverse impact parameter (mm) the phi window allows for: a track passing d0
     #: from the beam line turns by about d0 * (1/r_in - 1/r_out) more, which matters in the pixels.
     #: Off by default: 2.5 mm recovers a few displaced pixel doublets (true-doublet recall 98.8 ->
     #: 99.1 % on the second 0.2 sample) but makes 50 % more doublets and a 30 % larger QUBO at
-    #: full density, with lower purity (measured with a 200 mm ``z0_max``).
+    #: full density, with lower purity (measured with a 200 mm doublet window).
     d0_max: float = 0.0
-    #: |z| of the doublet's straight-line intercept with the beam line (mm). 100 mm lost 1 of
-    #: 4607 true focused doublets on the ~97 % barrel event against 200 mm and halved the
-    #: doublets (1.8 M -> 0.96 M), the triplets and the build time.
-    z0_max: float = 100.0
-    #: Largest |eta| of a doublet's direction: |cot theta| <= sinh(eta_max).
-    eta_max: float = 2.7
 
 
 @dataclass(frozen=True)
@@ -148,8 +165,7 @@ class ModelConfig(_Section):
               "xy_relative_strength": _FRACTION, "xy_power": _POSITIVE, "rz_power": _POSITIVE,
               "volayer_power": _NON_NEGATIVE, "min_qplet_path": _NON_NEGATIVE,
               "conflict_strength": _POSITIVE, "d0_factor": _NON_NEGATIVE, "d0_denom": _POSITIVE,
-              "z0_factor": _NON_NEGATIVE, "z0_denom": _POSITIVE,
-              "beamspot_half_length": _NON_NEGATIVE}
+              "z0_factor": _NON_NEGATIVE, "z0_denom": _POSITIVE}
 
     #: Largest layer span of a triplet is ``max_layer_gap + 1`` of the doublets' config.
     tplet_max_curv: float = 8e-4
@@ -173,8 +189,6 @@ class ModelConfig(_Section):
     d0_denom: float = 1.0
     z0_factor: float = 0.2
     z0_denom: float = 0.5
-    #: Half-length (mm) of the luminous region used by the z0 weight.
-    beamspot_half_length: float = 27.5
 
 
 @dataclass(frozen=True)
@@ -257,19 +271,21 @@ class TrackConfig(_Section):
     """Merging selected triplets into tracks."""
 
     _section = "tracks"
-    _rules = {"min_hits": _between(3), "max_z0": _NON_NEGATIVE}
+    _rules = {"min_hits": _between(3), "double_hit_max_along": _NON_NEGATIVE}
 
     min_hits: int = 5
-    #: Largest |z| (mm) at which a track's straight-line fit in r-z meets the beam line. Not in
-    #: the reference: it removes combinatorial fakes built from hits of several low-pT particles,
-    #: which dominate at full density, while real tracks stay within a few cm of the luminous
-    #: region. 0 turns the check off.
-    max_z0: float = 50.0
+    #: Give every track the hits on the overlapping module of the layers it crosses ("double
+    #: hits", about a quarter of a particle's hits in TrackML events), collected after the tracks
+    #: are built (:func:`qtrack.tracks.collect_double_hits`).
+    double_hits: bool = True
+    #: How far (mm) along the track from its hit on the same layer a double hit may lie.
+    double_hit_max_along: float = 40.0
 
 
 @dataclass(frozen=True)
 class Config:
     doublets: DoubletConfig = field(default_factory=DoubletConfig)
+    beamspot: BeamSpotConfig = field(default_factory=BeamSpotConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
     tracks: TrackConfig = field(default_factory=TrackConfig)
@@ -283,7 +299,7 @@ class Config:
     def with_settings(self, **settings) -> "Config":
         """A copy with fields changed by their bare name, e.g. ``num_reads=8, min_pt=0.9``.
 
-        A name found in several sections goes to the first of doublets, model, solve, tracks,
+        A name found in several sections goes to the first of doublets, beamspot, model, solve, tracks,
         sb, qpu (``num_reads`` is ``solve.num_reads``); use :meth:`replace` for the others.
         """
         if not settings:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model.layers import TRACKML_BARREL, LayerTable
+from .model.layers import TRACKML, LayerTable, read_detectors
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,35 @@ def _check_on_layers(hits: pd.DataFrame, inside: np.ndarray, path: Path) -> None
                          f"(r >= {MIN_HIT_RADIUS} mm); {int(bad.sum())} such hit(s)")
 
 
-def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth: bool = True) -> Event:
-    """Read and validate an event; truth and particles are optional (solved but not scored)."""
+def detector_layers(prefix: Path, detectors: str | Path | None = None) -> LayerTable:
+    """The layer table of an event: from ``detectors`` (a TrackML ``detectors.csv[.gz]``), else
+    from a detectors file next to the event, else the built-in TrackML table."""
+    if detectors is None:
+        found = [prefix.parent / f"detectors{s}" for s in (".csv", ".csv.gz")]
+        found = [f for f in found if f.exists()]
+        if not found:
+            return TRACKML
+        detectors = found[0]
+    path = Path(detectors)
+    try:
+        return read_detectors(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: detectors file not found") from None
+    except ValueError as exc:  # missing columns, unreadable numbers
+        raise InputError(f"{path}: not a TrackML detectors file ({str(exc).splitlines()[0]})") \
+            from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            EOFError) as exc:
+        raise InputError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+
+
+def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: bool = True,
+               detectors: str | Path | None = None) -> Event:
+    """Read and validate an event; truth and particles are optional (solved but not scored).
+
+    The layers are ``layers`` if given, else those of :func:`detector_layers`. Hits on layers the
+    table does not know stay in the submission (as no track) and are reported in a warning.
+    """
     given = Path(path)
     if given.is_file() and not _SUFFIX.search(given.name):
         # A hits file under another name (``...-hits-unlabeled.csv``): read as given, no truth.
@@ -198,12 +225,17 @@ def load_event(path: str | Path, layers: LayerTable = TRACKML_BARREL, with_truth
             particles = read_table(particles_path, PARTICLE_COLUMNS, PARTICLE_COLUMNS)
             particles["particle_id"] = particles["particle_id"].astype(np.int64)
 
+    if layers is None:
+        layers = detector_layers(prefix, detectors)
     layer = layers.index_of(hits.volume_id.to_numpy(), hits.layer_id.to_numpy())
     inside = layer >= 0
     _check_on_layers(hits, inside, hits_path)
     if not inside.all():
-        log.info("left out %d of %d hits outside the %d known layers (endcaps)",
-                 int((~inside).sum()), len(hits), len(layers))
+        unknown = hits[~inside].groupby(["volume_id", "layer_id"]).size()
+        listed = ", ".join(f"{v}/{l}: {n}" for (v, l), n in unknown.head(5).items())
+        log.warning("%s: left out %d of %d hits on %d layer(s) the layer table does not know "
+                    "(volume/layer: hits %s%s)", hits_path.name, int((~inside).sum()), len(hits),
+                    len(unknown), listed, ", ..." if len(unknown) > 5 else "")
     sel = hits[inside]
     return Event(
         name=prefix.name,

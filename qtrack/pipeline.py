@@ -22,18 +22,18 @@ import pandas as pd
 
 from . import __version__
 from .components import Solution, solve_qubo
-from .config import Config
+from .config import BeamSpotConfig, Config
 from .errors import QtrackError
 from .event import Event, load_event
 from .io import jsonable, write_csv, write_json
+from .model.beamspot import estimate_z0_max
 from .model.couplers import Model, build_couplers
-from .model.doublets import Doublets, build_doublets
-from .model.layers import layer_rank
+from .model.doublets import Doublets, build_doublets, graph_of
 from .model.qubo import Qubo, build_qubo, save_qubo
 from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
-from .tracks import Tracks, build_tracks
+from .tracks import Tracks, build_tracks, collect_double_hits, double_hit_tolerance
 
 log = logging.getLogger("qtrack")
 
@@ -44,6 +44,8 @@ class Built:
 
     event: Event
     config: Config
+    #: The luminous region used (``config.beamspot`` with the estimated half-length, if estimated).
+    beamspot: BeamSpotConfig
     doublets: Doublets
     triplets: Triplets
     model: Model
@@ -92,6 +94,7 @@ class Built:
         return {
             "hits": self.event.n_hits,
             "hits_in_file": len(self.event.hits),
+            "luminous_region_z0_max_mm": round(self.beamspot.z0_max, 1),
             "doublets": len(self.doublets),
             "triplets": self.model.n_triplets_all,
             "quadruplets": self.model.n_quadruplets_all,
@@ -160,22 +163,27 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
             event = load_event(event)
             st["size"] = f"{event.n_hits} hits" + ("" if event.has_truth else ", no truth")
     x, y, z = event.x, event.y, event.z
-    rank = layer_rank(event.layers)[event.layer]
+    beamspot = config.beamspot
+    if beamspot.estimate:
+        with _stage(timings, "beamspot") as st:
+            half = estimate_z0_max(x, y, z, event.layer, event.layers, beamspot)
+            beamspot = beamspot.replace(z0_max=half, estimate=False)
+            st["size"] = f"luminous region |z| <= {half:.1f} mm"
     with _stage(timings, "doublets") as st:
-        doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets)
+        doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets, beamspot)
         st["size"] = f"{len(doublets)} doublets"
     with _stage(timings, "triplets") as st:
-        triplets = build_triplets(x, y, z, rank, doublets, config.doublets.max_layer_gap,
-                                  config.model)
+        triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model)
         st["size"] = f"{len(triplets)} triplets"
     with _stage(timings, "couplers") as st:
-        model = build_couplers(x, y, z, rank, doublets, triplets, config.model)
+        order = graph_of(event.layers, config.doublets).order[event.layer]
+        model = build_couplers(x, y, z, order, doublets, triplets, config.model)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     with _stage(timings, "qubo") as st:
-        qubo = build_qubo(x, y, z, model, config.model)
+        qubo = build_qubo(x, y, z, model, config.model, beamspot)
         st["size"] = f"{qubo.num_variables} variables, {qubo.num_couplers} couplers"
-    return Built(event, config, doublets, triplets, model, qubo, timings)
+    return Built(event, config, beamspot, doublets, triplets, model, qubo, timings)
 
 
 def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
@@ -246,7 +254,11 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     t = built.model.triplets
     with _stage(timings, "tracks") as st:
         tracks = build_tracks(t.h1, t.h2, t.h3, solution.state, event.hit_id, config.tracks,
-                              r=event.r, z=event.z)
+                              r=event.r, z=event.z, z0_max=built.beamspot.z0_max)
+        if config.tracks.double_hits:
+            tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer,
+                                         double_hit_tolerance(event.layers),
+                                         config.tracks.double_hit_max_along)
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(
             event.hits.hit_id.to_numpy(), fill_value=0).to_numpy()
@@ -256,12 +268,13 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     if event.has_truth:
         with _stage(timings, "score") as st:
             found = event.hit_id[np.stack([tracks.doublet_inner, tracks.doublet_outer], axis=1)]
-            scores = score_tracks(event.hits, event.truth, track_id, found)
+            scores = score_tracks(event.hits, event.truth, track_id, found, event.particles)
             st["size"] = f"TrackML {scores['trackml_score']:.4f}"
     info = {"class": f"{type(sampler).__module__}.{type(sampler).__qualname__}",
             "capabilities": dataclasses.asdict(capabilities_of(sampler)),
             "properties": dict(getattr(sampler, "properties", {}) or {})}
-    return Result(event=event, config=config, doublets=built.doublets, triplets=built.triplets,
+    return Result(event=event, config=config, beamspot=built.beamspot, doublets=built.doublets,
+                  triplets=built.triplets,
                   model=built.model, qubo=qubo, timings=timings,
                   sampler=sampler_name or type(sampler).__name__, sampler_info=info,
                   solution=solution, tracks=tracks, submission=submission, scores=scores)

@@ -15,6 +15,12 @@ Conventions
   (particles with non-zero total weight); fake rate = tracks in which no particle holds > 50 % of the
   hits / tracks; duplicate rate = tracks whose > 50 % particle already has another such track /
   tracks. Track ``0`` (no track) is excluded from track-level rates.
+* With a particles table (production vertex and momentum), the full-detector definitions are
+  added (:func:`focused_rates`): *focused* particles have pT >= 1 GeV at production, a production
+  vertex within 10 mm of the beam line and hits on >= 5 distinct layers (any volumes);
+  ``focused_efficiency`` is their matched fraction, ``endcap_efficiency`` the same for those
+  with a hit on an endcap disk, and ``oracle_score`` the TrackML score of the submission that
+  holds exactly the focused particles, each with all its hits (the ceiling at this pT cut).
 """
 from __future__ import annotations
 
@@ -106,6 +112,62 @@ def doublet_scores(found: np.ndarray, focused: np.ndarray, unfocused: np.ndarray
     }
 
 
+BARREL_VOLUMES = (8, 13, 17)
+
+
+def focused_particles(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFrame,
+                      min_pt: float = 1.0, max_vertex_r: float = 10.0,
+                      min_layers: int = 5) -> pd.DataFrame:
+    """The focused particles (see the module docstring): particle_id, pt, eta, vz, n_layers and
+    ``endcap`` (has a hit on a disk), one row each."""
+    p = particles.drop_duplicates("particle_id")
+    pt = np.hypot(p.px.to_numpy(), p.py.to_numpy())
+    keep = (pt >= min_pt) & (np.hypot(p.vx.to_numpy(), p.vy.to_numpy()) <= max_vertex_r)
+    p = p[keep].assign(pt=pt[keep])
+    h = pd.DataFrame({"particle_id": truth.particle_id.to_numpy(),
+                      "volume_id": hits.volume_id.to_numpy(), "layer_id": hits.layer_id.to_numpy()})
+    h = h[h.particle_id.isin(p.particle_id)]
+    h = h.assign(disk=~h.volume_id.isin(BARREL_VOLUMES))
+    per = pd.DataFrame({
+        "n_layers": h.drop_duplicates(["particle_id", "volume_id", "layer_id"]).groupby(
+            "particle_id").size(),
+        "endcap": h.groupby("particle_id").disk.any()})
+    p = p.merge(per, left_on="particle_id", right_index=True)
+    p = p[p.n_layers >= min_layers]
+    theta = np.arctan2(p.pt.to_numpy(), p.pz.to_numpy())
+    return pd.DataFrame({"particle_id": p.particle_id.to_numpy(), "pt": p.pt.to_numpy(),
+                         "eta": -np.log(np.tan(theta / 2)), "vz": p.vz.to_numpy(),
+                         "n_layers": p.n_layers.to_numpy(), "endcap": p.endcap.to_numpy()})
+
+
+def matched_particles(track_id, particle_id) -> np.ndarray:
+    """Particles a track matches (> 50 % of the track's hits, > 50 % of the particle's hits)."""
+    track_id, particle_id = np.asarray(track_id), np.asarray(particle_id)
+    on_track = track_id != 0
+    maj = majority(track_id[on_track], particle_id[on_track], np.ones(on_track.sum()))
+    pn = pd.Series(particle_id).value_counts().loc[maj.particle_id].to_numpy()
+    good = (maj.n / maj.nhits > 0.5).to_numpy() & (maj.n.to_numpy() / pn > 0.5)
+    return np.unique(maj.particle_id.to_numpy()[good & (maj.particle_id.to_numpy() != 0)])
+
+
+def focused_rates(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFrame,
+                  track_id: np.ndarray) -> dict:
+    """Efficiencies over the focused particles and the oracle score (module docstring)."""
+    foc = focused_particles(hits, truth, particles)
+    pid = truth.particle_id.to_numpy()
+    matched = np.isin(foc.particle_id.to_numpy(), matched_particles(track_id, pid))
+    endcap = foc.endcap.to_numpy()
+    oracle_tracks = np.where(np.isin(pid, foc.particle_id.to_numpy()), pid, 0)
+    hid, w = truth.hit_id.to_numpy(), truth.weight.to_numpy()
+    return {
+        "focused_particles_full": int(len(foc)),
+        "focused_efficiency": float(matched.mean()) if len(foc) else 0.0,
+        "endcap_particles": int(endcap.sum()),
+        "endcap_efficiency": float(matched[endcap].mean()) if endcap.any() else 0.0,
+        "oracle_score": trackml_score(hid, pid, w, hid, oracle_tracks),
+    }
+
+
 def track_rates(track_id, particle_id, weight) -> dict:
     """Efficiency, fake rate and duplicate rate (see the module docstring)."""
     track_id = np.asarray(track_id)
@@ -156,7 +218,8 @@ def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.Dat
 
 
 def score_tracks(hits: pd.DataFrame, truth: pd.DataFrame, track_id: np.ndarray,
-                 found_doublets: np.ndarray | None = None) -> dict:
+                 found_doublets: np.ndarray | None = None,
+                 particles: pd.DataFrame | None = None) -> dict:
     """All scores of ``track_id`` (one per row of ``truth``, whose rows match ``hits``).
 
     ``found_doublets`` (n, 2 hit ids) are the doublets the tracks are made of; by default the
@@ -170,4 +233,6 @@ def score_tracks(hits: pd.DataFrame, truth: pd.DataFrame, track_id: np.ndarray,
     out = {"trackml_score": trackml_score(hid, pid, w, hid, track_id)}
     out.update(doublet_scores(found_doublets, focused, unfocused))
     out.update(track_rates(track_id, pid, w))
+    if particles is not None and {"vx", "vy", "vz", "px", "py", "pz"} <= set(particles.columns):
+        out.update(focused_rates(hits, truth, particles, track_id))
     return out

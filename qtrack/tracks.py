@@ -5,8 +5,9 @@ second doublet leaving the same hit, none entering the same hit) are chained int
 doublets (forks and merges) are then added back greedily, each time the one that joins the longest
 tracks, as the reference does, but only where it keeps every hit on one track with one inner and one
 outer neighbour. Tracks shorter than ``min_hits`` are dropped, and so are tracks whose
-straight-line fit in r-z misses the luminous region by more than ``max_z0`` (when the hit
-coordinates are given).
+straight-line fit in r-z meets the beam line outside the luminous region (|z0| > ``z0_max``, when
+the hit coordinates are given): combinatorial fakes built from hits of several low-pT particles,
+which dominate at full density.
 """
 from __future__ import annotations
 
@@ -110,6 +111,95 @@ def _collect(nxt, prv, min_hits):
     return np.array(ptr, dtype=np.int64), np.array(hits, dtype=np.int64)
 
 
+@njit(cache=True)
+def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, tol, max_s,
+                       best_track, best_d):
+    # For every hit of every track: unassigned hits on the same layer close to the track's local
+    # direction (from its neighbours on the track) are the other module of an overlap.
+    for k in range(len(ptr) - 1):
+        a, b = ptr[k], ptr[k + 1]
+        for m in range(a, b):
+            h = hits[m]
+            p, q = hits[max(m - 1, a)], hits[min(m + 1, b - 1)]
+            tx, ty, tz = x[q] - x[p], y[q] - y[p], z[q] - z[p]
+            norm = np.sqrt(tx * tx + ty * ty + tz * tz)
+            if norm == 0.0:
+                continue
+            tx, ty, tz = tx / norm, ty / norm, tz / norm
+            lay = layer[h]
+            l0, l1 = layer_start[lay], layer_start[lay + 1]
+            rh = np.hypot(x[h], y[h])
+            window = min((max_s + tol[lay]) / max(rh, 1.0), np.pi)
+            for side in range(3):
+                lo, hi = phi[h] - window, phi[h] + window
+                if side == 1:
+                    if lo >= -np.pi:
+                        continue
+                    lo, hi = lo + 2 * np.pi, np.pi
+                elif side == 2:
+                    if hi <= np.pi:
+                        continue
+                    lo, hi = -np.pi, hi - 2 * np.pi
+                else:
+                    lo, hi = max(lo, -np.pi), min(hi, np.pi)
+                j0 = l0 + np.searchsorted(phi[l0:l1], lo)
+                j1 = l0 + np.searchsorted(phi[l0:l1], hi, side="right")
+                for j in range(j0, j1):
+                    c = j
+                    if track_of[c] != 0 or c == h:
+                        continue
+                    dx, dy, dz = x[c] - x[h], y[c] - y[h], z[c] - z[h]
+                    s = dx * tx + dy * ty + dz * tz
+                    if abs(s) > max_s:
+                        continue
+                    ex, ey, ez = dx - s * tx, dy - s * ty, dz - s * tz
+                    d = np.sqrt(ex * ex + ey * ey + ez * ez)
+                    if d <= tol[lay] and d < best_d[c]:
+                        best_d[c] = d
+                        best_track[c] = k
+
+
+def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                        layer: np.ndarray, tolerance: np.ndarray, max_along: float) -> "Tracks":
+    """Add to every track the hits on the overlapping module of the layers it crosses.
+
+    A hit on no track joins the track whose local direction (through the neighbours of its hit
+    on the same layer) passes within ``tolerance[layer]`` mm of it, at most ``max_along`` mm
+    from that hit along the track; the nearest such track if several.
+    """
+    n_hits = len(x)
+    if len(tracks) == 0 or n_hits == 0:
+        return tracks
+    phi = np.arctan2(y, x)
+    order = np.lexsort((phi, layer))
+    rank = np.empty(n_hits, dtype=np.int64)
+    rank[order] = np.arange(n_hits)
+    layer_start = np.searchsorted(layer[order], np.arange(len(tolerance) + 1)).astype(np.int64)
+    best_track = np.full(n_hits, -1, dtype=np.int64)
+    best_d = np.full(n_hits, np.inf)
+    _double_hit_kernel(tracks.ptr, rank[tracks.hits], tracks.track_of_hit(n_hits)[order],
+                       layer_start, phi[order], x[order], y[order], z[order], layer[order],
+                       np.asarray(tolerance, dtype=np.float64), float(max_along), best_track,
+                       best_d)
+    added = np.flatnonzero(best_track >= 0)
+    if len(added) == 0:
+        return tracks
+    # Rebuild the CSR with each added hit next to its track's hits.
+    track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()),
+                            best_track[added]])
+    hit = np.concatenate([tracks.hits, order[added]])
+    sort = np.argsort(track, kind="stable")
+    ptr = np.searchsorted(track[sort], np.arange(len(tracks) + 1)).astype(np.int64)
+    return Tracks(ptr, hit[sort], tracks.doublet_inner, tracks.doublet_outer)
+
+
+def double_hit_tolerance(layers) -> np.ndarray:
+    """Distance (mm) from a track's direction within which a same-layer hit is its double hit,
+    per layer: the hit resolution across the track grows from the pixels (layers within 200 mm of
+    the beam line) to the short (within 750 mm) and long strips."""
+    return np.select([layers.r_max <= 200.0, layers.r_max <= 750.0], [0.5, 2.0], 8.0)
+
+
 def rz_line_fit(group: np.ndarray, r: np.ndarray, z: np.ndarray, n_groups: int):
     """Least-squares line z = z0 + slope * r through the points of each group.
 
@@ -137,11 +227,12 @@ def track_z0(ptr: np.ndarray, hits: np.ndarray, r: np.ndarray, z: np.ndarray) ->
 
 def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.ndarray,
                  hit_id: np.ndarray, config: TrackConfig = TrackConfig(),
-                 r: np.ndarray | None = None, z: np.ndarray | None = None) -> Tracks:
+                 r: np.ndarray | None = None, z: np.ndarray | None = None,
+                 z0_max: float = 0.0) -> Tracks:
     """Tracks from the selected triplets (hit-index arrays ``h1, h2, h3`` and a 0/1 mask).
 
     ``hit_id`` orders contested doublets the same way in every run, whatever the hit order.
-    With the hits' ``r`` and ``z`` (mm), tracks failing the ``max_z0`` check are dropped.
+    With the hits' ``r`` and ``z`` (mm) and ``z0_max`` > 0, tracks failing the z0 check are dropped.
     """
     sel = np.asarray(selected, dtype=bool)
     start = np.concatenate([h1[sel], h2[sel]])
@@ -152,8 +243,8 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     order = np.lexsort((hit_id[end], hit_id[start]))
     nxt, prv = _link(start[order], end[order], n_hits)
     ptr, hits = _collect(nxt, prv, max(config.min_hits, 2))
-    if config.max_z0 > 0 and r is not None and z is not None and len(ptr) > 1:
-        keep = np.abs(track_z0(ptr, hits, r, z)) <= config.max_z0
+    if z0_max > 0 and r is not None and z is not None and len(ptr) > 1:
+        keep = np.abs(track_z0(ptr, hits, r, z)) <= z0_max
         lengths = np.diff(ptr)[keep]
         hits = hits[np.repeat(keep, np.diff(ptr))]
         ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

@@ -17,8 +17,7 @@ from dwave.samplers import SimulatedAnnealingSampler
 
 import qtrack
 from qtrack.config import Config, DoubletConfig, ModelConfig
-from qtrack.model.layers import layer_rank
-from qtrack.model.doublets import build_doublets
+from qtrack.model.doublets import build_doublets, graph_of
 from qtrack.model.qubo import build_qubo
 from qtrack.scoring import score_submission, true_doublets
 from qtrack.components import components
@@ -46,7 +45,7 @@ def test_event_arrays(event):
 
 
 def test_custom_doublet_config(event, built):
-    rank = layer_rank(event.layers)[event.layer]
+    order = graph_of(event.layers).order[event.layer]
     loose = build_doublets(event.x, event.y, event.z, event.layer, event.layers, DoubletConfig())
     tight = built.doublets
     assert 0 < len(tight) < len(loose)
@@ -54,7 +53,8 @@ def test_custom_doublet_config(event, built):
     key = lambda d: set(zip(d.inner.tolist(), d.outer.tolist()))  # noqa: E731
     assert key(tight) <= key(loose)
     # doublets go outwards, skipping at most max_layer_gap - 1 layers
-    step = rank[tight.outer] - rank[tight.inner]
+    assert (order[tight.outer] > order[tight.inner]).all()
+    step = tight.step
     assert (step >= 1).all() and (step <= built.config.doublets.max_layer_gap).all()
     # physics: the seeding keeps (nearly) every true doublet of the focused (pT >= 1 GeV) particles
     truth = event.truth

@@ -62,7 +62,7 @@ CASES = {
     "layer_gap_zero": _solve_with("[doublets]\nmax_layer_gap = 0\n", "max_layer_gap = 0"),
     "beta_range_reversed": _solve_with("[solve]\nbeta_range = [10, 0.1]\n", "beta_range",
                                        "hot < cold"),
-    "d0_too_large": _solve_with("[doublets]\nd0_max = 200\n", "d0_max = 200", "<= 20"),
+    "d0_too_large": _solve_with("[beamspot]\nd0_max = 200\n", "[beamspot] d0_max = 200", "<= 20"),
     "sb_variant": _solve_with("[sb]\nvariant = \"quantum\"\n", "[sb] variant", "'discrete'"),
     "qpu_subproblem": _solve_with("[qpu]\nsubproblem_size = 1\n", "subproblem_size = 1"),
     "nan_setting": _solve_with("[model]\nconflict_strength = nan\n", "conflict_strength",
@@ -119,7 +119,7 @@ def test_one_line_exit_2_nothing_written(runs, name):
     ({"solve": {"num_reads": 0}}, "[solve] num_reads = 0"),
     ({"doublets": {"min_pt": 0}}, "[doublets] min_pt = 0"),
     ({"solve": {"beta_range": [10, 0.1]}}, "hot < cold"),
-    ({"doublets": {"d0_max": 200}}, "d0_max = 200"),
+    ({"beamspot": {"d0_max": 200}}, "d0_max = 200"),
 ])
 def test_same_messages_through_the_api(settings, message):
     from qtrack.config import Config, DoubletConfig, SolveConfig

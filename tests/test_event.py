@@ -24,9 +24,11 @@ def _check_same_as_files(ev, raw_frames):
     np.testing.assert_array_equal(ev.z, hits.z.to_numpy())
     np.testing.assert_allclose(ev.r, np.hypot(hits.x, hits.y))
     np.testing.assert_allclose(ev.phi, np.arctan2(hits.y, hits.x))
-    # Layer index = position in the reference's volayer order.
-    expected_layer = [VOLAYERS.index((v, l)) for v, l in zip(hits.volume_id, hits.layer_id)]
+    # Layer index = row of (volume, layer) in the layer table.
+    rows = list(zip(ev.layers.volume_id.tolist(), ev.layers.layer_id.tolist()))
+    expected_layer = [rows.index((v, l)) for v, l in zip(hits.volume_id, hits.layer_id)]
     np.testing.assert_array_equal(ev.layer, expected_layer)
+    assert {(v, l) for v, l in VOLAYERS} <= set(rows)
     assert ev.has_truth
     np.testing.assert_array_equal(ev.truth.hit_id.to_numpy(), hits.hit_id.to_numpy())
     np.testing.assert_array_equal(ev.truth.particle_id.to_numpy(), truth.particle_id.to_numpy())
@@ -152,7 +154,7 @@ def _with_endcap_hits(hits: pd.DataFrame, truth: pd.DataFrame, n: int = 7):
     return h, t, extra
 
 
-def test_endcap_hits_left_out_and_logged(tmp_path, raw_frames, caplog):
+def test_endcap_hits_are_read_and_unknown_layers_logged(tmp_path, raw_frames, caplog):
     hits, truth, _ = raw_frames
     h, t, extra = _with_endcap_hits(hits, truth, n=7)
     prefix = write_event(tmp_path, "withendcap", h, t)
@@ -162,16 +164,17 @@ def test_endcap_hits_left_out_and_logged(tmp_path, raw_frames, caplog):
     assert len(ev.hits) == len(hits) + 7
     np.testing.assert_array_equal(ev.hits.hit_id.to_numpy(), h.hit_id.to_numpy())
     assert len(ev.truth) == len(ev.hits)
-    # ... but the arrays only hold barrel hits, in file order.
-    assert ev.n_hits == len(hits)
-    np.testing.assert_array_equal(ev.hit_id, hits.hit_id.to_numpy())
-    np.testing.assert_array_equal(ev.x, hits.x.to_numpy())
-    np.testing.assert_array_equal(ev.z, hits.z.to_numpy())
+    # ... and the arrays hold every hit on a known layer, endcap disks included, in file order;
+    # only the hit on barrel layer 8/10 (no such layer) is left out, with a warning naming it.
+    known = h[~((h.volume_id == 8) & (h.layer_id == 10))]
+    assert ev.n_hits == len(hits) + 6
+    np.testing.assert_array_equal(ev.hit_id, known.hit_id.to_numpy())
+    np.testing.assert_array_equal(ev.z, known.z.to_numpy())
     assert len(ev.layer) == ev.n_hits and ev.layer.min() >= 0
-    assert not np.isin(extra.hit_id, ev.hit_id).any()
+    assert ev.layers.is_disk[ev.layer].sum() == 6
     lines = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert len(lines) == 1, caplog.text
-    assert "7 of 2793" in lines[0]
+    assert "left out 1 of 2793" in lines[0] and "8/10: 1" in lines[0]
 
 
 def test_no_log_line_without_endcap_hits(caplog):

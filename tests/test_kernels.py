@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from conftest import VOLAYERS
-from qtrack.config import DoubletConfig, ModelConfig, TrackConfig
-from qtrack.model.layers import TRACKML_BARREL, layer_rank
-from qtrack.model.doublets import Doublets, build_doublets
+from qtrack.config import BeamSpotConfig, DoubletConfig, ModelConfig, TrackConfig
+from qtrack.model.layers import TRACKML, TRACKML_BARREL
+from qtrack.model.doublets import Doublets, build_doublets, graph_of
 from qtrack.event import Event
 from qtrack.model.qubo import build_qubo, impact_weights
 from qtrack.tracks import build_tracks
@@ -31,10 +31,11 @@ from qtrack.model.triplets import Triplets, build_triplets
 # Inputs
 # --------------------------------------------------------------------------------------------
 
-def _volayer(ev: Event) -> np.ndarray:
-    """Reference volayer index of every array hit, from the raw volume/layer ids."""
+def _table_layer(ev: Event) -> np.ndarray:
+    """Row of every array hit in the event's layer table, from the raw volume/layer ids."""
     hits = ev.hits.set_index("hit_id").loc[ev.hit_id]
-    return np.array([VOLAYERS.index((int(v), int(l))) for v, l in zip(hits.volume_id, hits.layer_id)])
+    rows = list(zip(ev.layers.volume_id.tolist(), ev.layers.layer_id.tolist()))
+    return np.array([rows.index((int(v), int(l))) for v, l in zip(hits.volume_id, hits.layer_id)])
 
 
 def _subset(ev: Event, mask: np.ndarray) -> Event:
@@ -64,38 +65,55 @@ def dense_event(event):
                  hit_id=hit_id, x=x, y=y, z=z, layer=layer, layers=event.layers)
 
 
-def _rank(ev: Event) -> np.ndarray:
-    return layer_rank(ev.layers)[ev.layer]
+def _order(ev: Event) -> np.ndarray:
+    return graph_of(ev.layers).order[ev.layer]
+
+
+def brute_step(table, li, lj, pi, pj) -> int:
+    """1 + the layers of ``table`` (other than the hits' own ``li``, ``lj``) whose surface the
+    straight segment from hit ``pi`` to hit ``pj`` ((r, z) each) crosses between them: the layers
+    the track passes without a hit."""
+    (ri, zi), (rj, zj) = pi, pj
+    n = 1
+    for k in range(len(table)):
+        if k in (li, lj):
+            continue
+        pos = float(table.position[k])
+        if table.kind[k] == "barrel":
+            if ri < pos < rj:
+                zc = zi + (zj - zi) * (pos - ri) / (rj - ri)
+                n += table.z_min[k] <= zc <= table.z_max[k]
+        elif min(zi, zj) < pos < max(zi, zj):
+            rc = ri + (rj - ri) * (pos - zi) / (zj - zi)
+            n += table.r_min[k] <= rc <= table.r_max[k]
+    return n
 
 
 # --------------------------------------------------------------------------------------------
 # (1) Doublets
 # --------------------------------------------------------------------------------------------
 
-def _d0_max(cfg: DoubletConfig) -> float:
-    """Transverse impact parameter the phi window allows for, if the config has that knob: a track
-    passing d0 from the beam line turns by d0 * (1/r_in - 1/r_out) more between the two hits."""
-    return float(getattr(cfg, "d0_max", 0.0))
 
+def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = BeamSpotConfig(),
+                   table=TRACKML) -> set[tuple[int, int]]:
+    """Every hit pair (i, j) on two layers that passes the documented seeding cuts; pure Python.
 
-def brute_doublets(x, y, z, volayer, cfg: DoubletConfig) -> set[tuple[int, int]]:
-    """Every hit pair (i, j) that passes the documented seeding cuts; pure Python.
-
-    |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)].
+    |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)];
+    the segment passes at most ``max_layer_gap - 1`` layers without a hit (:func:`brute_step`).
     """
     R = cfg.min_pt / (0.3e-3 * cfg.field_tesla)  # mm
     cot_max = math.sinh(cfg.eta_max)
-    d0_max = _d0_max(cfg)
+    d0_max = bs.d0_max
+    z0_max = bs.z0_max + bs.doublet_z0_margin
     n = len(x)
     r = [math.hypot(x[i], y[i]) for i in range(n)]
     phi = [math.atan2(y[i], x[i]) for i in range(n)]
-    vl = [int(v) for v in volayer]
+    vl = [int(v) for v in layer]
     zz = [float(v) for v in z]
     out = set()
     for i in range(n):
         for j in range(n):
-            gap = vl[j] - vl[i]
-            if gap < 1 or gap > cfg.max_layer_gap:
+            if vl[j] == vl[i]:
                 continue
             dr = r[j] - r[i]
             if dr <= 0:
@@ -103,7 +121,7 @@ def brute_doublets(x, y, z, volayer, cfg: DoubletConfig) -> set[tuple[int, int]]
             dz = zz[j] - zz[i]
             if abs(dz / dr) > cot_max:
                 continue
-            if abs(zz[i] - r[i] * dz / dr) > cfg.z0_max:
+            if abs(zz[i] - r[i] * dz / dr) > z0_max:
                 continue
             dphi = phi[j] - phi[i]
             while dphi > math.pi:
@@ -114,36 +132,40 @@ def brute_doublets(x, y, z, volayer, cfg: DoubletConfig) -> set[tuple[int, int]]
                       + d0_max * (1 / r[i] - 1 / r[j]))
             if abs(dphi) > window:
                 continue
+            if brute_step(table, vl[i], vl[j], (r[i], zz[i]), (r[j], zz[j])) > cfg.max_layer_gap:
+                continue
             out.add((i, j))
     return out
 
 
-def brute_doublets_numpy(x, y, z, volayer, cfg: DoubletConfig) -> set[tuple[int, int]]:
+def brute_doublets_numpy(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = BeamSpotConfig(),
+                         table=TRACKML) -> set[tuple[int, int]]:
     """Same cuts as :func:`brute_doublets`, over all pairs, vectorised one inner layer at a time."""
     R = cfg.min_pt / (0.3e-3 * cfg.field_tesla)
     cot_max = np.sinh(cfg.eta_max)
-    d0_max = _d0_max(cfg)
+    d0_max = bs.d0_max
+    z0_max = bs.z0_max + bs.doublet_z0_margin
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
     out = set()
-    for v in np.unique(volayer):
-        ii = np.flatnonzero(volayer == v)
-        # Candidates: hits 1..max_layer_gap layers further out (the cut is applied again below).
-        cand = np.flatnonzero((volayer > v) & (volayer <= v + cfg.max_layer_gap))
+    for v in np.unique(layer):
+        ii = np.flatnonzero(layer == v)
+        cand = np.flatnonzero(layer != v)
         for jj in np.array_split(cand, max(1, len(cand) // 3000)):
-            gap = volayer[None, jj] - volayer[ii, None]
             dr = r[None, jj] - r[ii, None]
             dz = z[None, jj] - z[ii, None]
             with np.errstate(divide="ignore", invalid="ignore"):
-                ok = (gap >= 1) & (gap <= cfg.max_layer_gap) & (dr > 0)
+                ok = dr > 0
                 ok &= np.abs(dz / dr) <= cot_max
-                ok &= np.abs(z[ii, None] - r[ii, None] * dz / dr) <= cfg.z0_max
+                ok &= np.abs(z[ii, None] - r[ii, None] * dz / dr) <= z0_max
                 dphi = np.remainder(phi[None, jj] - phi[ii, None] + np.pi, 2 * np.pi) - np.pi
                 window = (np.arcsin(r[None, jj] / (2 * R)) - np.arcsin(r[ii, None] / (2 * R))
                           + cfg.phi_tolerance + d0_max * (1 / r[ii, None] - 1 / r[None, jj]))
                 ok &= np.abs(dphi) <= window
             a, b = np.nonzero(ok)
-            out.update(zip(ii[a].tolist(), jj[b].tolist()))
+            out.update((i, j) for i, j in zip(ii[a].tolist(), jj[b].tolist())
+                       if brute_step(table, layer[i], layer[j], (r[i], z[i]), (r[j], z[j]))
+                       <= cfg.max_layer_gap)
     return out
 
 
@@ -153,26 +175,29 @@ def _as_set(d: Doublets) -> set[tuple[int, int]]:
     return set(pairs)
 
 
-DOUBLET_CONFIGS = {
-    "default": DoubletConfig(),
-    "no-holes": DoubletConfig(max_layer_gap=1),
-    "loose": DoubletConfig(max_layer_gap=3, min_pt=0.5, phi_tolerance=0.05, z0_max=120.0, eta_max=1.2),
-    "tight": DoubletConfig(min_pt=2.0, phi_tolerance=0.0, z0_max=50.0, field_tesla=2.5),
+_NARROW = BeamSpotConfig(z0_max=50.0, estimate=False)
+DOUBLET_CONFIGS = {  # (seeding cuts, luminous region)
+    "default": (DoubletConfig(), _NARROW),
+    "wide": (DoubletConfig(), BeamSpotConfig(estimate=False)),
+    "no-holes": (DoubletConfig(max_layer_gap=1), _NARROW),
+    "loose": (DoubletConfig(max_layer_gap=3, min_pt=0.5, phi_tolerance=0.05, eta_max=1.2),
+              BeamSpotConfig(z0_max=70.0, estimate=False)),
+    "tight": (DoubletConfig(min_pt=2.0, phi_tolerance=0.0, field_tesla=2.5),
+              BeamSpotConfig(z0_max=30.0, doublet_z0_margin=20.0, estimate=False)),
+    "d0": (DoubletConfig(), BeamSpotConfig(z0_max=50.0, estimate=False, d0_max=2.5)),
 }
-if "d0_max" in DoubletConfig.__dataclass_fields__:
-    DOUBLET_CONFIGS["d0"] = DoubletConfig(d0_max=2.5)
 
 
 @pytest.mark.parametrize("wedge", ["middle", "across-pi"])
 @pytest.mark.parametrize("cfg_name", list(DOUBLET_CONFIGS))
 def test_doublets_match_pure_python_on_a_phi_wedge(event, cfg_name, wedge):
-    cfg = DOUBLET_CONFIGS[cfg_name]
+    cfg, bs = DOUBLET_CONFIGS[cfg_name]
     phi = event.phi
     mask = (phi > 0.3) & (phi < 0.9) if wedge == "middle" else np.abs(phi) > 2.75
     ev = _subset(event, mask)
     assert 200 < ev.n_hits < 450
-    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, cfg)
-    expected = brute_doublets(ev.x, ev.y, ev.z, _volayer(ev), cfg)
+    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, cfg, bs)
+    expected = brute_doublets(ev.x, ev.y, ev.z, _table_layer(ev), cfg, bs)
     assert len(expected) > 50
     got = _as_set(d)
     assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])
@@ -184,9 +209,9 @@ def test_doublets_match_pure_python_on_a_phi_wedge(event, cfg_name, wedge):
 
 @pytest.mark.parametrize("cfg_name", [c for c in DOUBLET_CONFIGS if c in ("default", "loose", "d0")])
 def test_doublets_match_all_pairs_on_the_whole_event(event, cfg_name):
-    cfg = DOUBLET_CONFIGS[cfg_name]
-    d = build_doublets(event.x, event.y, event.z, event.layer, event.layers, cfg)
-    expected = brute_doublets_numpy(event.x, event.y, event.z, _volayer(event), cfg)
+    cfg, bs = DOUBLET_CONFIGS[cfg_name]
+    d = build_doublets(event.x, event.y, event.z, event.layer, event.layers, cfg, bs)
+    expected = brute_doublets_numpy(event.x, event.y, event.z, _table_layer(event), cfg, bs)
     got = _as_set(d)
     assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])
     assert len(got) > 3000
@@ -216,8 +241,9 @@ def test_doublets_do_not_depend_on_hit_order(event):
 
 def test_doublets_dense_event(dense_event):
     ev = dense_event
-    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers)
-    assert _as_set(d) == brute_doublets_numpy(ev.x, ev.y, ev.z, _volayer(ev), DoubletConfig())
+    d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, DoubletConfig(), _NARROW)
+    assert _as_set(d) == brute_doublets_numpy(ev.x, ev.y, ev.z, _table_layer(ev), DoubletConfig(),
+                                              _NARROW)
 
 
 def test_doublets_empty_layers():
@@ -254,8 +280,9 @@ def ref_angle_diff(a1, a2):
 def brute_triplets(ev: Event, d: Doublets, max_layer_gap: int, cfg: ModelConfig):
     """{(h1, h2, h3): (curvature, drz)} from doublet pairs sharing the middle hit."""
     x, y, z, r = ev.x.tolist(), ev.y.tolist(), ev.z.tolist(), ev.r.tolist()
-    vl = _volayer(ev).tolist()
     pairs = list(zip(d.inner.tolist(), d.outer.tolist()))
+    step = {(a, b): brute_step(ev.layers, ev.layer[a], ev.layer[b], (r[a], z[a]), (r[b], z[b]))
+            for a, b in pairs}
     starting = defaultdict(list)
     for a, b in pairs:
         starting[a].append(b)
@@ -263,7 +290,7 @@ def brute_triplets(ev: Event, d: Doublets, max_layer_gap: int, cfg: ModelConfig)
     out = {}
     for a, b in pairs:
         for c in starting[b]:
-            if vl[c] - vl[a] > max_layer_gap + 1:
+            if step[(a, b)] + step[(b, c)] > max_layer_gap + 1:
                 continue
             curv = ref_curvature((x[a], y[a]), (x[b], y[b]), (x[c], y[c]))
             if abs(curv) > cfg.tplet_max_curv:
@@ -292,7 +319,7 @@ def _triplet_dict(t: Triplets):
 
 def _check_triplets(ev, dcfg, mcfg):
     d = build_doublets(ev.x, ev.y, ev.z, ev.layer, ev.layers, dcfg)
-    t = build_triplets(ev.x, ev.y, ev.z, _rank(ev), d, dcfg.max_layer_gap, mcfg)
+    t = build_triplets(ev.x, ev.y, ev.z, d, dcfg.max_layer_gap, mcfg)
     # Structure: d1/d2 index the doublets, hits follow from them, sorted by d1 (build_couplers needs it).
     np.testing.assert_array_equal(d.inner[t.d1], t.h1)
     np.testing.assert_array_equal(d.outer[t.d1], t.h2)
@@ -321,15 +348,13 @@ def test_triplet_curvature_sign_and_value():
     ang = np.array([-np.pi / 2, -np.pi / 2 + 0.05, -np.pi / 2 + 0.11])
     x = 1000 * np.cos(ang)
     y = 1000 + 1000 * np.sin(ang)
-    layer = np.array([0, 1, 2], dtype=np.int32)
-    rank = layer_rank(TRACKML_BARREL)[layer]
     z = np.zeros(3)
-    d = Doublets(np.array([0, 1]), np.array([1, 2]))
+    d = Doublets(np.array([0, 1]), np.array([1, 2]), np.array([1, 1], dtype=np.int8))
     cfg = ModelConfig(tplet_max_curv=1.0)
-    t = build_triplets(x, y, z, rank, d, 2, cfg)
+    t = build_triplets(x, y, z, d, 2, cfg)
     assert len(t) == 1
     assert t.curvature[0] == pytest.approx(1e-3, rel=1e-9)
-    t2 = build_triplets(x, -y, z, rank, d, 2, cfg)
+    t2 = build_triplets(x, -y, z, d, 2, cfg)
     assert t2.curvature[0] == pytest.approx(-1e-3, rel=1e-9)
     assert ref_curvature((x[0], y[0]), (x[1], y[1]), (x[2], y[2])) == pytest.approx(t.curvature[0], abs=1e-15)
 
@@ -344,7 +369,7 @@ def ref_model(ev: Event, d: Doublets, t: Triplets, cfg: ModelConfig):
     Returns (all quadruplets, kept triplets {(h1, h2, h3)}, quadruplet couplers {(t1, t2): S},
     conflicts {frozenset({t1, t2})}).
     """
-    vl = _volayer(ev).tolist()
+    r, z = ev.r.tolist(), ev.z.tolist()
     trip = list(zip(t.h1.tolist(), t.h2.tolist(), t.h3.tolist()))
     curv, drz = t.curvature.tolist(), t.drz.tolist()
     # t.outer in the reference: triplets whose first doublet is this triplet's second doublet.
@@ -362,7 +387,9 @@ def ref_model(ev: Event, d: Doublets, t: Triplets, cfg: ModelConfig):
             numerator = cfg.num_multiplier * (cfg.xy_relative_strength * xy_strength
                                               + (1 - cfg.xy_relative_strength) * rz_strength)
             hits = [a, b, c, trip[k2][2]]
-            exceeding = (vl[hits[-1]] - vl[hits[0]]) - len(hits) + 1
+            steps = sum(brute_step(ev.layers, ev.layer[p], ev.layer[q], (r[p], z[p]), (r[q], z[q]))
+                        for p, q in zip(hits[:-1], hits[1:]))
+            exceeding = steps - len(hits) + 1
             strength = numerator / (1 + exceeding) ** cfg.volayer_power
             if strength > cfg.qplet_max_strength:
                 continue
@@ -430,7 +457,7 @@ def _model_sets(m: Model):
 
 def _check_model(ev, dcfg, mcfg):
     d, t = _check_triplets(ev, dcfg, mcfg)
-    m = build_couplers(ev.x, ev.y, ev.z, _rank(ev), d, t, mcfg)
+    m = build_couplers(ev.x, ev.y, ev.z, _order(ev), d, t, mcfg)
     quads, kept_t, couplers, conflicts = ref_model(ev, d, t, mcfg)
     assert m.n_triplets_all == len(t)
     assert m.n_quadruplets_all == len(quads)
@@ -477,8 +504,8 @@ def test_max_path_on_hand_made_chains():
                          "layer_id": [VOLAYERS[k][1] for k in layer]})
     ev = Event("toy", None, hits, None, None, np.arange(9), x, y, z, layer, TRACKML_BARREL)
     d = build_doublets(x, y, z, layer, TRACKML_BARREL)
-    t = build_triplets(x, y, z, _rank(ev), d, 2, ModelConfig())
-    m = build_couplers(x, y, z, _rank(ev), d, t, ModelConfig())
+    t = build_triplets(x, y, z, d, 2, ModelConfig())
+    m = build_couplers(x, y, z, _order(ev), d, t, ModelConfig())
     trip = set(zip(m.triplets.h1.tolist(), m.triplets.h2.tolist(), m.triplets.h3.tolist()))
     # Only the 5-hit track keeps triplets; its quadruplet with no hole has the strongest coupling.
     assert trip >= {(0, 1, 2), (1, 2, 3), (2, 3, 4)}
@@ -495,7 +522,7 @@ def test_max_path_on_hand_made_chains():
 # (5) QallseD0 impact weights
 # --------------------------------------------------------------------------------------------
 
-def ref_impact_weight(p, cfg: ModelConfig) -> float:
+def ref_impact_weight(p, cfg: ModelConfig, z0_max: float) -> float:
     """One triplet's QallseD0 weight. ``p`` = [(x, y, z), ...] inner to outer."""
     (ax, ay, az), (bx, by, bz), (cx, cy, cz) = p
     # Circle centre: intersection of the perpendicular bisectors, solved relative to the first hit.
@@ -516,27 +543,30 @@ def ref_impact_weight(p, cfg: ModelConfig) -> float:
         dz, dr = z2 - z1, r2 - r1
         doublets.append((abs(z2 - dz / dr * r2), math.atan2(dz, dr)))
     z0_far, angle = max(doublets, key=lambda v: v[0])
-    w = cfg.beamspot_half_length
+    w = z0_max
     z0 = (max(z0_far, w) - w) * math.cos(angle)
     return (cfg.d0_factor * (1 - math.exp(-abs(d0) / cfg.d0_denom))
             + cfg.z0_factor * (1 - math.exp(-abs(z0) / cfg.z0_denom)))
 
 
-@pytest.mark.parametrize("cfg", [ModelConfig(), ModelConfig(d0_factor=0.3, d0_denom=3.0, z0_factor=0.1,
-                                                             z0_denom=1.0, beamspot_half_length=10.0)])
-def test_impact_weights_match_per_triplet_python(event, built, cfg):
+@pytest.mark.parametrize("cfg,z0_max", [(ModelConfig(), 27.5),
+                                        (ModelConfig(d0_factor=0.3, d0_denom=3.0, z0_factor=0.1,
+                                                     z0_denom=1.0), 10.0)])
+def test_impact_weights_match_per_triplet_python(event, built, cfg, z0_max):
     m = built.model
     t = m.triplets
     x, y, z = event.x, event.y, event.z
-    got = impact_weights(x, y, z, m, cfg)
+    got = impact_weights(x, y, z, m, cfg, z0_max)
     assert got.shape == (m.n_variables,)
-    expected = np.array([ref_impact_weight([(x[h], y[h], z[h]) for h in (a, b, c)], cfg)
+    expected = np.array([ref_impact_weight([(x[h], y[h], z[h]) for h in (a, b, c)], cfg, z0_max)
                          for a, b, c in zip(t.h1, t.h2, t.h3)])
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
     assert expected.max() > 0.05  # some triplets are penalised: the comparison is not trivial
     # build_qubo adds them to the bias when asked to.
-    lin = build_qubo(x, y, z, m, ModelConfig(use_d0_weights=True, bias_weight=0.25)).linear
-    np.testing.assert_allclose(lin, 0.25 + impact_weights(x, y, z, m, ModelConfig()), atol=1e-15)
+    bs = BeamSpotConfig(z0_max=z0_max)
+    lin = build_qubo(x, y, z, m, ModelConfig(use_d0_weights=True, bias_weight=0.25), bs).linear
+    np.testing.assert_allclose(lin, 0.25 + impact_weights(x, y, z, m, ModelConfig(), z0_max),
+                               atol=1e-15)
     assert (build_qubo(x, y, z, m, ModelConfig()).linear == 0).all()
 
 
@@ -544,7 +574,8 @@ def _toy_model(h1, h2, h3):
     n = len(h1)
     zero = np.zeros(n)
     e = np.empty(0, dtype=np.int64)
-    trip = Triplets(np.arange(n), np.arange(n), np.asarray(h1), np.asarray(h2), np.asarray(h3), zero, zero)
+    trip = Triplets(np.arange(n), np.arange(n), np.asarray(h1), np.asarray(h2), np.asarray(h3), zero, zero,
+                    np.full(n, 2, dtype=np.int8))
     return Model(trip, e, e, np.empty(0), e, e, n, 0)
 
 
@@ -558,23 +589,23 @@ def test_impact_weights_known_geometry():
     r = np.hypot(x, y)
     assert (np.diff(r) > 0).all()
     z = 10 + 2 * r
-    w = impact_weights(x, y, z, _toy_model([0], [1], [2]), cfg)
+    w = impact_weights(x, y, z, _toy_model([0], [1], [2]), cfg, 27.5)
     assert w[0] == pytest.approx(0.5 * (1 - math.exp(-3.0)), rel=1e-9)
     # Move the line to z = 60 + 2 r: intercept 60 mm, 32.5 mm outside, times cos(atan(2)).
     z2 = 60 + 2 * r
-    w2 = impact_weights(x, y, z2, _toy_model([0], [1], [2]), cfg)
+    w2 = impact_weights(x, y, z2, _toy_model([0], [1], [2]), cfg, 27.5)
     z0 = 32.5 * math.cos(math.atan(2.0))
     assert w2[0] == pytest.approx(0.5 * (1 - math.exp(-3.0)) + 0.2 * (1 - math.exp(-z0 / 0.5)), rel=1e-9)
     # Negative intercept counts by its absolute value.
     z3 = -60 + 2 * r
-    assert impact_weights(x, y, z3, _toy_model([0], [1], [2]), cfg)[0] == pytest.approx(w2[0], rel=1e-9)
+    assert impact_weights(x, y, z3, _toy_model([0], [1], [2]), cfg, 27.5)[0] == pytest.approx(w2[0], rel=1e-9)
 
 
 def test_impact_weights_straight_line_through_origin_is_free():
     x = np.array([30.0, 70.0, 110.0])
     y = 0.5 * x
     z = 0.3 * np.hypot(x, y)
-    w = impact_weights(x, y, z, _toy_model([0], [1], [2]), ModelConfig())
+    w = impact_weights(x, y, z, _toy_model([0], [1], [2]), ModelConfig(), 27.5)
     assert w[0] == pytest.approx(0.0, abs=1e-12)
 
 

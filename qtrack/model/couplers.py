@@ -40,7 +40,7 @@ class Model:
 
 
 @njit(cache=True)
-def _quadruplet_kernel(t_d1, t_d2, t_ptr, curv, drz, first_rank, last_rank, max_dcurv, max_drz,
+def _quadruplet_kernel(t_d1, t_d2, t_ptr, curv, drz, t_span, d_step, max_dcurv, max_drz,
                        max_strength, num_mult, xy_rel, xy_pow, rz_pow, vl_pow,
                        q_t1, q_t2, q_s, fill):
     n = 0
@@ -52,7 +52,7 @@ def _quadruplet_kernel(t_d1, t_d2, t_ptr, curv, drz, first_rank, last_rank, max_
                 continue
             xy = 1.0 - (dcurv / max_dcurv) ** xy_pow
             rz = 1.0 - (max(drz[t1], drz[t2]) / max_drz) ** rz_pow
-            holes = last_rank[t2] - first_rank[t1] - 3
+            holes = t_span[t1] + d_step[t_d2[t2]] - 3
             s = num_mult * (xy_rel * xy + (1.0 - xy_rel) * rz) / (1.0 + holes) ** vl_pow
             if s > max_strength:
                 continue
@@ -66,8 +66,7 @@ def _quadruplet_kernel(t_d1, t_d2, t_ptr, curv, drz, first_rank, last_rank, max_
 
 @njit(cache=True)
 def _max_path(q_t1, q_t2, order_fwd, n_triplets):
-    # Triplet chains only move outwards, so sorting quadruplets by the radius of their first
-    # triplet's first hit is a topological order of the quadruplet graph.
+    # ``order_fwd`` must be a topological order of the quadruplet graph (checked by the caller).
     longest_in = np.zeros(n_triplets, dtype=np.int64)
     longest_out = np.zeros(n_triplets, dtype=np.int64)
     for k in range(len(order_fwd)):
@@ -109,23 +108,30 @@ def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fil
     return n
 
 
-def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
+def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarray,
                 doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig()) -> Model:
-    """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``)."""
+    """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``).
+
+    ``order`` is each hit's layer position in the layer graph's topological order
+    (:attr:`qtrack.model.layers.LayerGraph.order` of its layer).
+    """
     n_hits = len(x)
     t_ptr = csr(triplets.d1, len(doublets))
     q_t1, q_t2, q_s = two_pass(
         _quadruplet_kernel,
-        (triplets.d1, triplets.d2, t_ptr, triplets.curvature, triplets.drz, rank[triplets.h1],
-         rank[triplets.h3], config.qplet_max_dcurv, config.tplet_max_drz,
+        (triplets.d1, triplets.d2, t_ptr, triplets.curvature, triplets.drz, triplets.span,
+         doublets.step, config.qplet_max_dcurv, config.tplet_max_drz,
          config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,
          config.xy_power, config.rz_power, config.volayer_power),
         (np.int64, np.int64, np.float64),
     )
     n_quadruplets_all = len(q_t1)
-    r = np.hypot(x, y)
-    order = np.argsort(r[triplets.h1[q_t1]], kind="stable")
-    path = _max_path(q_t1, q_t2, order, len(triplets))
+    # Quadruplet (t1, t2) leads to (t2, t3): sorted by the layer order of its first hit, every
+    # quadruplet comes after those leading to it, provided every doublet goes forward in the order.
+    if len(doublets) and not (order[doublets.inner] < order[doublets.outer]).all():
+        raise RuntimeError("a doublet goes backwards in the layer order: max-path filter invalid")
+    fwd = np.argsort(order[triplets.h1[q_t1]], kind="stable")
+    path = _max_path(q_t1, q_t2, fwd, len(triplets))
     keep = path >= config.min_qplet_path
     q_t1, q_t2, q_s = q_t1[keep], q_t2[keep], q_s[keep]
 

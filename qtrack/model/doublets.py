@@ -1,6 +1,8 @@
 """Doublet seeding: hit pairs a charged track from the luminous region could make.
 
-Hits are sorted by (layer, phi); for every allowed layer pair each inner hit looks only at the outer
+The layer pairs come from the layer graph (:func:`qtrack.model.layers.layer_graph`): barrel to
+barrel, barrel to disk, disk to disk, inner = earlier along the track. Hits are sorted by
+(layer, phi); for every allowed layer pair each inner hit looks only at the outer
 hits inside its phi window, found by binary search. The window is the phi a track of the minimum pT
 bends by between the two radii, widened for a transverse impact parameter up to ``d0_max`` and a
 tolerance, so the work per hit is proportional to the local
@@ -13,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..config import DoubletConfig
+from ..config import BeamSpotConfig, DoubletConfig
 from .kernels import two_pass
-from .layers import LayerTable, layer_pairs
+from .layers import LayerGraph, LayerTable, layer_graph
 
 # pT [GeV] = 0.3 * B [T] * R [m]  ->  R [mm] = pT / (0.3e-3 * B)
 _GEV_PER_TESLA_MM = 0.3e-3
@@ -23,14 +25,16 @@ _GEV_PER_TESLA_MM = 0.3e-3
 
 @dataclass(frozen=True)
 class Doublets:
-    """Doublets as two hit-index arrays; inner is the smaller radius.
+    """Doublets as two hit-index arrays; inner is the hit met first along the track.
 
     Sorted by inner hit, then by the doublet's R-Z angle, so that the doublets leaving a hit that
-    continue a given direction are one contiguous, binary-searchable range.
+    continue a given direction are one contiguous, binary-searchable range. ``step`` is the layer
+    graph's step between the two hits' layers (1 = consecutive layers, 2 = one layer missed).
     """
 
     inner: np.ndarray
     outer: np.ndarray
+    step: np.ndarray
 
     def __len__(self) -> int:
         return len(self.inner)
@@ -43,8 +47,25 @@ def _bend(r, inv_2R):
 
 
 @njit(cache=True)
-def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, d0_max, z0_max, cot_max,
-                    out_inner, out_outer, fill):
+def _crossed(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
+    # Does the straight segment from hit i to hit j cross layer l's surface strictly between them?
+    if is_disk[l]:
+        zl = pos[l]
+        if (zl - zi) * (zl - zj) >= 0.0:
+            return False
+        rl = ri + (rj - ri) * (zl - zi) / (zj - zi)
+        return r_min[l] <= rl <= r_max[l]
+    rl = pos[l]
+    if rl <= ri or rl >= rj:
+        return False
+    zl = zi + (zj - zi) * (rl - ri) / (rj - ri)
+    return z_min[l] <= zl <= z_max[l]
+
+
+@njit(cache=True)
+def _doublet_kernel(layer_start, phi, r, z, pairs, between_ptr, between, is_disk, pos, r_min,
+                    r_max, z_min, z_max, max_gap, inv_2R, phi_tol, d0_max, z0_max, cot_max,
+                    out_inner, out_outer, out_step, fill):
     n = 0
     for p in range(pairs.shape[0]):
         li = pairs[p, 0]
@@ -58,9 +79,19 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, d0_max, z0_m
         for i in range(a0, a1):
             ri = r[i]
             zi = z[i]
+            # On an outer disk, the z0 window bounds the radius a track from i can reach there.
+            r_reach = r_out_max
+            if is_disk[lo] and abs(zi) > z0_max:
+                reach = 0.0
+                for zl in (z_min[lo], z_max[lo]):
+                    for z0 in (-z0_max, z0_max):
+                        reach = max(reach, ri * (zl - z0) / (zi - z0))
+                r_reach = min(r_out_max, reach)
+                if r_reach <= ri:
+                    continue
             bend_i = _bend(ri, inv_2R) - phi_tol - d0_max / ri
-            # Both the bend and the d0 term grow with r_out: the outermost hit bounds the window.
-            window = _bend(r_out_max, inv_2R) - d0_max / r_out_max - bend_i
+            # Both the bend and the d0 term grow with r_out: the farthest reach bounds the window.
+            window = _bend(r_reach, inv_2R) - d0_max / r_reach - bend_i
             lo_phi = phi[i] - window
             hi_phi = phi[i] + window
             # Up to two ranges in the sorted phi array when the window wraps around +-pi.
@@ -76,6 +107,8 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, d0_max, z0_m
                 j0 = b0 + np.searchsorted(outer_phi, lo_k)
                 j1 = b0 + np.searchsorted(outer_phi, hi_k, side="right")
                 for j in range(j0, j1):
+                    # The layer pair orders the hits along the track; a track from the beam line
+                    # also moves away from it (first half turn), on disks as in the barrel.
                     dr = r[j] - ri
                     if dr <= 0.0:
                         continue
@@ -91,9 +124,18 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, inv_2R, phi_tol, d0_max, z0_m
                         dphi += 2 * np.pi
                     if abs(dphi) > _bend(r[j], inv_2R) - d0_max / r[j] - bend_i:
                         continue
+                    # Layers this doublet passes through without a hit: its own step.
+                    step = 1
+                    for q in range(between_ptr[p], between_ptr[p + 1]):
+                        if _crossed(between[q], ri, zi, r[j], z[j], is_disk, pos, r_min,
+                                    r_max, z_min, z_max):
+                            step += 1
+                    if step > max_gap:
+                        continue
                     if fill:
                         out_inner[n] = i
                         out_outer[n] = j
+                        out_step[n] = step
                     n += 1
     return n
 
@@ -103,19 +145,40 @@ def rz_angle(inner: np.ndarray, outer: np.ndarray, r: np.ndarray, z: np.ndarray)
     return np.arctan2(z[outer] - z[inner], r[outer] - r[inner])
 
 
+#: Half-length (mm) of the widest luminous region the layer graph is made for. The graph only
+#: proposes layer pairs; each doublet's own step comes from the layers its line crosses.
+GRAPH_Z0_MAX = 300.0
+
+
+def graph_of(layers: LayerTable, config: DoubletConfig = DoubletConfig()) -> LayerGraph:
+    """The layer graph the doublets follow: tracks the seeding accepts."""
+    return layer_graph(layers, config.max_layer_gap, GRAPH_Z0_MAX, config.eta_max, config.min_pt,
+                       config.field_tesla)
+
+
+def z0_window(beamspot: BeamSpotConfig) -> float:
+    """|z| (mm) at which a doublet's line may meet the beam line."""
+    return beamspot.z0_max + beamspot.doublet_z0_margin
+
+
 def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarray,
-                   layers: LayerTable, config: DoubletConfig = DoubletConfig()) -> Doublets:
+                   layers: LayerTable, config: DoubletConfig = DoubletConfig(),
+                   beamspot: BeamSpotConfig = BeamSpotConfig()) -> Doublets:
     """Doublets over hits given as coordinate arrays (mm) and layer indices into ``layers``."""
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
     order = np.lexsort((phi, layer))
     layer_start = np.searchsorted(layer[order], np.arange(len(layers) + 1)).astype(np.int64)
-    pairs = layer_pairs(layers, config.max_layer_gap)
+    graph = graph_of(layers, config)
+    pairs = graph.pairs(config.max_layer_gap)
+    between_ptr, between = graph.between(pairs)
     inv_2R = 1.0 / (2.0 * config.min_pt / (_GEV_PER_TESLA_MM * config.field_tesla))
     cot_max = float(np.sinh(config.eta_max))
-    args = (layer_start, phi[order], r[order], z[order], pairs, inv_2R, config.phi_tolerance,
-            config.d0_max, config.z0_max, cot_max)
-    inner, outer = two_pass(_doublet_kernel, args, (np.int64, np.int64))
+    args = (layer_start, phi[order], r[order], z[order], pairs, between_ptr, between,
+            layers.is_disk, layers.position, layers.r_min, layers.r_max, layers.z_min,
+            layers.z_max, config.max_layer_gap, inv_2R, config.phi_tolerance, beamspot.d0_max,
+            z0_window(beamspot), cot_max)
+    inner, outer, step = two_pass(_doublet_kernel, args, (np.int64, np.int64, np.int8))
     inner, outer = order[inner], order[outer]
     sort = np.lexsort((outer, rz_angle(inner, outer, r, z), inner))
-    return Doublets(inner[sort], outer[sort])
+    return Doublets(inner[sort], outer[sort], step[sort])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import ModelConfig
+from ..config import BeamSpotConfig, ModelConfig
 from ..errors import InputError
 from ..io import atomic_open
 from .couplers import Model
@@ -65,12 +65,12 @@ class Qubo:
                    np.asarray(icol, dtype=np.int64), np.asarray(quad, dtype=np.float64)), labels
 
 
-def impact_weights(x, y, z, model: Model, config: ModelConfig) -> np.ndarray:
+def impact_weights(x, y, z, model: Model, config: ModelConfig, z0_max: float) -> np.ndarray:
     """The reference's QallseD0 linear weights: penalise triplets far from the beam line.
 
     d0 is the distance of the circle through the three hits from the origin minus its radius; z0 is
-    how far the larger of the two doublets' z intercepts lies outside the luminous region, times the
-    cosine of that doublet's R-Z angle.
+    how far the larger of the two doublets' z intercepts lies outside the luminous region
+    (|z| <= ``z0_max``), times the cosine of that doublet's R-Z angle.
     """
     t = model.triplets
     ax, ay, bx, by, cx, cy = x[t.h1], y[t.h1], x[t.h2], y[t.h2], x[t.h3], y[t.h3]
@@ -90,17 +90,18 @@ def impact_weights(x, y, z, model: Model, config: ModelConfig) -> np.ndarray:
     first = z0s[0] >= z0s[1]
     z0_far = np.where(first, z0s[0], z0s[1])
     angle = np.where(first, angles[0], angles[1])
-    w = config.beamspot_half_length
+    w = z0_max
     z0 = (np.maximum(z0_far, w) - w) * np.cos(angle)
     return (config.d0_factor * (1.0 - np.exp(-np.abs(d0) / config.d0_denom))
             + config.z0_factor * (1.0 - np.exp(-np.abs(z0) / config.z0_denom)))
 
 
-def build_qubo(x, y, z, model: Model, config: ModelConfig = ModelConfig()) -> Qubo:
+def build_qubo(x, y, z, model: Model, config: ModelConfig = ModelConfig(),
+               beamspot: BeamSpotConfig = BeamSpotConfig()) -> Qubo:
     """Linear weights and couplers of the QUBO over the model's triplet variables."""
     linear = np.full(model.n_variables, config.bias_weight, dtype=np.float64)
     if config.use_d0_weights:
-        linear += impact_weights(x, y, z, model, config)
+        linear += impact_weights(x, y, z, model, config, beamspot.z0_max)
     irow = np.concatenate([model.quad_t1, model.conflict_i])
     icol = np.concatenate([model.quad_t2, model.conflict_j])
     quad = np.concatenate([model.quad_strength,

@@ -1,7 +1,8 @@
 """Triplets: two doublets sharing their middle hit, the QUBO's candidate variables.
 
 The reference's hard cuts (hepqpr-qallse ``QallseMp``): layer span, Menger curvature and the R-Z
-angle between the two doublets. The doublets leaving a hit are sorted by R-Z angle, so each doublet
+angle between the two doublets. The span is the sum of the two doublets' layer-graph steps, so a
+triplet misses at most ``max_layer_gap - 1`` layers, in the barrel as on the disks. The doublets leaving a hit are sorted by R-Z angle, so each doublet
 meets only the window of continuations that can pass the angle cut.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from .kernels import csr, two_pass
 
 @dataclass(frozen=True)
 class Triplets:
-    """Triplet ``t`` is doublet ``d1[t]`` followed by doublet ``d2[t]`` (hits ``h1 < h2 < h3``)."""
+    """Triplet ``t`` is doublet ``d1[t]`` followed by doublet ``d2[t]`` (hits ``h1, h2, h3`` in
+    order along the track); ``span`` is its number of layer steps (2 = no layer missed)."""
 
     d1: np.ndarray
     d2: np.ndarray
@@ -27,6 +29,7 @@ class Triplets:
     h3: np.ndarray
     curvature: np.ndarray
     drz: np.ndarray
+    span: np.ndarray
 
     def __len__(self) -> int:
         return len(self.d1)
@@ -51,7 +54,7 @@ def _angle_diff(a, b):
 
 
 @njit(cache=True)
-def _triplet_kernel(inner, outer, out_ptr, x, y, rank, rz, max_span, max_curv, max_drz,
+def _triplet_kernel(inner, outer, out_ptr, x, y, step, rz, max_span, max_curv, max_drz,
                     t_d1, t_d2, t_curv, t_drz, fill):
     n = 0
     for d1 in range(len(inner)):
@@ -62,7 +65,7 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, rank, rz, max_span, max_curv, m
         hi = out_ptr[b] + np.searchsorted(rz[out_ptr[b]:out_ptr[b + 1]], rz[d1] + max_drz, side="right")
         for d2 in range(lo, hi):
             c = outer[d2]
-            if rank[c] - rank[a] > max_span:
+            if step[d1] + step[d2] > max_span:
                 continue
             curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
             if abs(curv) > max_curv:
@@ -79,9 +82,9 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, rank, rz, max_span, max_curv, m
     return n
 
 
-def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray,
-                   doublets: Doublets, max_layer_gap: int, config: ModelConfig = ModelConfig()) -> Triplets:
-    """All triplets passing the hard cuts. ``rank`` is each hit's layer position, inside out.
+def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Doublets,
+                   max_layer_gap: int, config: ModelConfig = ModelConfig()) -> Triplets:
+    """All triplets passing the hard cuts.
 
     Triplets come out sorted by ``d1`` (the order :func:`build_model` needs).
     """
@@ -92,8 +95,9 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, rank: np.ndarray
     out_ptr = csr(inner, n_hits)
     d1, d2, curv, drz = two_pass(
         _triplet_kernel,
-        (inner, outer, out_ptr, x, y, rank, rz, max_layer_gap + 1, config.tplet_max_curv,
+        (inner, outer, out_ptr, x, y, doublets.step, rz, max_layer_gap + 1, config.tplet_max_curv,
          config.tplet_max_drz),
         (np.int64, np.int64, np.float64, np.float64),
     )
-    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz)
+    span = (doublets.step[d1] + doublets.step[d2]).astype(np.int8)
+    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz, span)
