@@ -102,12 +102,10 @@ class ActsTracker:
         self._acts, self._ae, self.cfg = acts, ae, cfg
         u = acts.UnitConstants
         level = acts.logging.WARNING
-        det_cfg = ae.GenericDetector.Config()
-        det_cfg.logLevel = det_cfg.layerLogLevel = det_cfg.surfaceLogLevel = det_cfg.volumeLogLevel = level
-        self._detector = ae.GenericDetector(det_cfg)
-        geometry = self._detector.trackingGeometry()
+        from qtrack.simulate.fatras import generic_detector
+
+        self._detector, geometry, field = generic_detector(cfg.bfield)
         self.geometry = geometry
-        field = acts.ConstantBField(acts.Vector3(0.0, 0.0, cfg.bfield * u.T))
         self._surface_table()
 
         class Board(ae.IAlgorithm):

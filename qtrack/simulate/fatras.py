@@ -76,6 +76,20 @@ class SimParticles:
     charge: np.ndarray  # int64
 
 
+def generic_detector(bfield_tesla: float):
+    """ACTS's GenericDetector (the TrackML geometry) with quiet logs, its tracking geometry and a
+    solenoid field along z: what the simulation and the ACTS reconstruction both stand on."""
+    import acts
+    import acts.examples as ae
+
+    level = acts.logging.WARNING
+    cfg = ae.GenericDetector.Config()
+    cfg.logLevel = cfg.layerLogLevel = cfg.surfaceLogLevel = cfg.volumeLogLevel = level
+    detector = ae.GenericDetector(cfg)
+    field = acts.ConstantBField(acts.Vector3(0.0, 0.0, bfield_tesla * acts.UnitConstants.T))
+    return detector, detector.trackingGeometry(), field
+
+
 class Detector:
     """The generic detector, its field and its module table; reused for every event of a process."""
 
@@ -86,11 +100,7 @@ class Detector:
         level = acts.logging.WARNING
         self._acts, self._ae = acts, ae
         self.cfg = cfg
-        det_cfg = ae.GenericDetector.Config()
-        det_cfg.logLevel = det_cfg.layerLogLevel = det_cfg.surfaceLogLevel = det_cfg.volumeLogLevel = level
-        self._detector = ae.GenericDetector(det_cfg)
-        self.geometry = self._detector.trackingGeometry()
-        self.field = acts.ConstantBField(acts.Vector3(0.0, 0.0, cfg.bfield * acts.UnitConstants.T))
+        self._detector, self.geometry, self.field = generic_detector(cfg.bfield)
         bounds = self.geometry.highestTrackingVolume.volumeBounds.values()
         self.world_r, self.world_z = bounds[1], bounds[2]
         self.modules = self._module_table()
