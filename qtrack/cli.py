@@ -150,15 +150,18 @@ SCORE_ROWS = [
     ("trackml_score", "TrackML score", "{:.4f}"),
     ("doublet_precision", "doublet precision", "{:.4f}"),
     ("doublet_recall", "doublet recall", "{:.4f}"),
-    ("efficiency", "track efficiency", "{:.4f}"),
+    ("efficiency", "efficiency (weight > 0)", "{:.4f}"),
+    ("focused_efficiency", "efficiency (focused)", "{:.4f}"),
+    ("endcap_efficiency", "  focused, endcap", "{:.4f}"),
     ("fake_rate", "fake rate", "{:.4f}"),
     ("duplicate_rate", "duplicate rate", "{:.4f}"),
     ("tracks", "tracks", "{}"),
+    ("oracle_score", "oracle TrackML", "{:.4f}"),
 ]
 
 
 def _score_table(scores: dict) -> str:
-    lines = [f"  {label:<18} {fmt.format(scores[key])}" for key, label, fmt in SCORE_ROWS
+    lines = [f"  {label:<24} {fmt.format(scores[key])}" for key, label, fmt in SCORE_ROWS
              if key in scores]
     return "\n".join(lines)
 
