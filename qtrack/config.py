@@ -271,7 +271,9 @@ class TrackConfig(_Section):
     """Merging selected triplets into tracks."""
 
     _section = "tracks"
-    _rules = {"min_hits": _between(3), "double_hit_max_along": _NON_NEGATIVE}
+    _rules = {"min_hits": _between(3), "double_hit_max_along": _NON_NEGATIVE,
+              "min_line_hits": _between(4), "max_rz_chi2": _NON_NEGATIVE,
+              "rz_chi2_floor": _POSITIVE}
 
     min_hits: int = 5
     #: Give every track the hits on the overlapping module of the layers it crosses ("double
@@ -280,6 +282,13 @@ class TrackConfig(_Section):
     double_hits: bool = True
     #: How far (mm) along the track from its hit on the same layer a double hit may lie.
     double_hit_max_along: float = 40.0
+    #: Track-quality cut (:func:`qtrack.tracks.quality_cut`): every track needs this many hits
+    #: (4 or more) on one helix in r-z ...
+    min_line_hits: int = 4
+    #: ... a straight line z(arc length) with chi2 per degree of freedom at most this (0 = no cut).
+    max_rz_chi2: float = 3.0
+    #: Error (mm) added in quadrature to every hit's resolution in that fit (multiple scattering).
+    rz_chi2_floor: float = 0.3
 
 
 @dataclass(frozen=True)

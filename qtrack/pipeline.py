@@ -33,7 +33,8 @@ from .model.qubo import Qubo, build_qubo, save_qubo
 from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
-from .tracks import Tracks, build_tracks, collect_double_hits, double_hit_tolerance
+from .tracks import (Tracks, build_tracks, collect_double_hits, double_hit_tolerance,
+                     quality_cut)
 
 log = logging.getLogger("qtrack")
 
@@ -255,6 +256,8 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     with _stage(timings, "tracks") as st:
         tracks = build_tracks(t.h1, t.h2, t.h3, solution.state, event.hit_id, config.tracks,
                               r=event.r, z=event.z, z0_max=built.beamspot.z0_max)
+        tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
+                             config.tracks)
         if config.tracks.double_hits:
             tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer,
                                          double_hit_tolerance(event.layers),

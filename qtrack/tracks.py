@@ -252,3 +252,165 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     in_track[hits] = True
     inner = np.flatnonzero(in_track & (nxt >= 0))
     return Tracks(ptr, hits, inner, nxt[inner])
+
+
+def along_strip_resolution(layers) -> np.ndarray:
+    """Resolution (mm) of each layer along its strips (pitch / sqrt(12)): z on barrel layers, r on
+    disks. TrackML pitches: 0.05 mm pixels (within 200 mm of the beam line), 1.2 mm short strips
+    (within 750 mm), 10.8 mm long strips."""
+    return np.select([layers.r_max <= 200.0, layers.r_max <= 750.0], [0.05, 1.2], 10.8) / np.sqrt(12.0)
+
+
+@njit(cache=True)
+def _line_chi2(s, z, sigma, use):
+    # chi2 of the weighted least-squares line z(s) through the points with ``use``.
+    sw = sws = swz = swss = swsz = 0.0
+    for i in range(len(s)):
+        if not use[i]:
+            continue
+        w = 1.0 / (sigma[i] * sigma[i])
+        sw += w
+        sws += w * s[i]
+        swz += w * z[i]
+        swss += w * s[i] * s[i]
+        swsz += w * s[i] * z[i]
+    det = sw * swss - sws * sws
+    if det <= 0.0:
+        return np.inf
+    slope = (sw * swsz - sws * swz) / det
+    z0 = (swz - slope * sws) / sw
+    chi2 = 0.0
+    for i in range(len(s)):
+        if use[i]:
+            d = (z[i] - z0 - slope * s[i]) / sigma[i]
+            chi2 += d * d
+    return chi2
+
+
+@njit(cache=True)
+def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
+    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along the circle fitted
+    # to the same hits in x-y (algebraic fit x^2 + y^2 + D x + E y + F = 0) from its point
+    # closest to the beam line.
+    n = len(h)
+    m = np.zeros((3, 3))
+    v = np.zeros(3)
+    for i in range(n):
+        if not use[i]:
+            continue
+        row = (x[h[i]], y[h[i]], 1.0)
+        rhs = -(x[h[i]] * x[h[i]] + y[h[i]] * y[h[i]])
+        for a in range(3):
+            v[a] += row[a] * rhs
+            for b in range(3):
+                m[a, b] += row[a] * row[b]
+    if abs(np.linalg.det(m)) < 1e-12 * max(m[0, 0] * m[1, 1], 1.0):
+        return np.inf
+    d, e, f = np.linalg.solve(m, v)
+    cx, cy = -d / 2.0, -e / 2.0
+    radius = np.sqrt(max(cx * cx + cy * cy - f, 1e-9))
+    phi0 = np.arctan2(-cy, -cx)
+    s = np.zeros(n)
+    zz = np.zeros(n)
+    sm = zm = 0.0
+    for i in range(n):
+        dphi = np.arctan2(y[h[i]] - cy, x[h[i]] - cx) - phi0
+        dphi = (dphi + np.pi) % (2.0 * np.pi) - np.pi
+        s[i] = abs(dphi) * radius
+        zz[i] = z[h[i]]
+        if use[i]:
+            sm += s[i]
+            zm += zz[i]
+    k = use.sum()
+    sm /= k
+    zm /= k
+    # Disk hits are measured in r, not z: their z error is the r error times dz/ds.
+    num = den = 0.0
+    for i in range(n):
+        if use[i]:
+            num += (s[i] - sm) * (zz[i] - zm)
+            den += (s[i] - sm) ** 2
+    slope = abs(num / den) if den > 0.0 else 0.0
+    sigma = np.ones(n)
+    for i in range(n):
+        a = along[layer[h[i]]] * (slope if is_disk[layer[h[i]]] else 1.0)
+        sigma[i] = np.sqrt(a * a + floor * floor)
+    return _line_chi2(s, zz, sigma, use)
+
+
+@njit(cache=True)
+def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_chi2, out):
+    for k in range(len(ptr) - 1):
+        h = hits[ptr[k]:ptr[k + 1]]
+        n = len(h)
+        out[k] = max(n - 2, 0)
+        use = np.ones(n, dtype=np.bool_)
+        # Leave out, one at a time, the hit whose removal lowers chi2 most; at least four stay.
+        for removed in range(n - 3):
+            if _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor) \
+                    <= max_chi2 * (n - removed - 2):
+                out[k] = removed
+                break
+            if n - removed <= 4:
+                break
+            best, best_i = np.inf, -1
+            for i in range(n):
+                if use[i]:
+                    use[i] = False
+                    c = _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor)
+                    use[i] = True
+                    if c < best:
+                        best, best_i = c, i
+            if best_i < 0:
+                break
+            use[best_i] = False
+
+
+def rz_outliers(tracks: Tracks, x, y, z, layer, along: np.ndarray, is_disk: np.ndarray,
+                floor: float, max_chi2: float) -> np.ndarray:
+    """Per track: how many of its hits must be left out for the others to lie on a straight line
+    z(s) (s: arc length of the circle fitted in x-y) with chi2 per degree of freedom at most
+    ``max_chi2``; hits are left out one at a time, each time the one whose removal lowers chi2
+    most, the circle refitted without it (four hits stay at least: ``n - 2`` when even they do not
+    fit).
+
+    Each hit's error is its layer's resolution along the strips (``along``, mm; converted to z
+    by the track's slope on disks) and ``floor`` (mm: multiple scattering, misalignment) in
+    quadrature.
+    """
+    out = np.zeros(len(tracks), dtype=np.int64)
+    if len(tracks):
+        _rz_outliers_kernel(tracks.ptr, tracks.hits, x, y, z, layer,
+                            np.asarray(along, np.float64), np.asarray(is_disk, np.bool_),
+                            float(floor), float(max_chi2), out)
+    return out
+
+
+def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> np.ndarray:
+    """Which tracks pass the quality cut (see :func:`quality_cut`)."""
+    if config.max_rz_chi2 <= 0 or len(tracks) == 0:
+        return np.ones(len(tracks), dtype=bool)
+    outliers = rz_outliers(tracks, x, y, z, layer, along_strip_resolution(layers),
+                           layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2)
+    return tracks.lengths() - outliers >= config.min_line_hits
+
+
+def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> Tracks:
+    """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
+    (:func:`rz_outliers` at ``config.max_rz_chi2``).
+
+    Such tracks are, at full density, chance combinations of hits of several particles (on the
+    ~97 % barrel event: mostly one hit from each of five particles). Meant for the tracks as
+    built from the triplets, before double hits are collected (a wrong double hit would spoil
+    the fit of a good track).
+    """
+    keep = quality_mask(tracks, x, y, z, layer, layers, config)
+    if keep.all():
+        return tracks
+    lengths = tracks.lengths()
+    hits = tracks.hits[np.repeat(keep, lengths)]
+    ptr = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
+    in_track = np.zeros(len(x), dtype=bool)
+    in_track[hits] = True
+    inner = in_track[tracks.doublet_inner] & in_track[tracks.doublet_outer]
+    return Tracks(ptr, hits, tracks.doublet_inner[inner], tracks.doublet_outer[inner])

@@ -11,11 +11,12 @@ import pytest
 
 from conftest import REPO, write_event
 from test_kernels import _as_set, _subset, _table_layer, brute_doublets
-from qtrack.config import BeamSpotConfig, DoubletConfig
+from qtrack.config import BeamSpotConfig, DoubletConfig, TrackConfig
 from qtrack.event import load_event
 from qtrack.model.doublets import build_doublets, graph_of
 from qtrack.model.layers import TRACKML, read_detectors
-from qtrack.tracks import Tracks, collect_double_hits
+from qtrack.tracks import (Tracks, build_tracks, collect_double_hits, double_hit_tolerance,
+                           quality_cut, rz_outliers)
 
 SIM = REPO / "data" / "sim" / "event000000001"
 
@@ -120,6 +121,46 @@ def test_double_hit_collection_on_a_straight_track():
     assert out.ptr.tolist() == [0, 5]
 
 
+def _helix(radius_mm, r, cot_theta, z0, charge=1):
+    # Points at radii r of a helix from the origin (circle of radius_mm through the origin).
+    half = np.arcsin(r / (2 * radius_mm))
+    phi = charge * half
+    s = 2 * radius_mm * half
+    return r * np.cos(phi), r * np.sin(phi), z0 + cot_theta * s
+
+
+def test_quality_cut_drops_tracks_off_one_helix():
+    # Five barrel layers (pixels and short strips), and a barrel-to-disk track (two pixel layers,
+    # two pixel disks); a 1 GeV helix (radius 1667 mm) lies on a line in z(s) on any layers.
+    # A 5-hit track whose z jump by 5 mm from hit to hit (hits of several particles) needs all
+    # but four hits left out, the same with one such hit needs that one only, and is kept.
+    table = TRACKML
+    pick = lambda v, k: int(np.flatnonzero((table.volume_id == v) & (table.layer_id == k))[0])
+    barrel = [pick(8, 2), pick(8, 4), pick(8, 6), pick(8, 8), pick(13, 2)]
+    disk = [pick(9, 2), pick(9, 4)]
+    r = np.array([32.0, 72.0, 116.0, 172.0, 260.0])
+    x, y, z = _helix(1667.0, r, 0.3, 5.0)
+    xd, yd, zd = _helix(1667.0, np.array([32.0, 72.0, 120.0, 140.0]), 5.0, 0.0)
+    bad = z + np.array([0, 5, -5, 5, -5])
+    one_bad = z + np.array([0, 0, 5, 0, 0])
+    xs = np.concatenate([x, x, x, xd])
+    ys = np.concatenate([y, y, y, yd])
+    zs = np.concatenate([z, bad, one_bad, zd])
+    layer = np.array(barrel * 3 + barrel[:2] + disk, dtype=np.int32)
+    tracks = Tracks(np.array([0, 5, 10, 15, 19]), np.arange(19), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64))
+    along = np.full(len(table), 0.01)
+    outliers = rz_outliers(tracks, xs, ys, zs, layer, along, table.is_disk, 0.3, 3.0)
+    assert outliers.tolist() == [0, 3, 1, 0]
+    out = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig())
+    assert out.ptr.tolist() == [0, 5, 10, 14]
+    assert out.hits[5:10].tolist() == [10, 11, 12, 13, 14]
+    strict = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig(min_line_hits=5))
+    assert len(strict) == 1
+    off = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig(max_rz_chi2=0.0))
+    assert off is tracks
+
+
 @pytest.fixture(scope="module")
 def solved_sim():
     import qtrack
@@ -157,3 +198,27 @@ def test_endcap_only_and_barrel_only_events(tmp_path, part):
     assert result.event.n_hits == int(keep.sum())
     assert len(result.tracks) > 50
     assert result.scores["fake_rate"] <= 0.05
+
+
+def test_quality_cut_keeps_every_found_particle(solved_sim):
+    # The tracks of the shipped event as built from the triplets, before the quality cut: the
+    # cut drops no track that finds a focused particle.
+    from qtrack.scoring import focused_particles, matched_particles
+
+    res, ev, t = solved_sim, solved_sim.event, solved_sim.model.triplets
+    raw = build_tracks(t.h1, t.h2, t.h3, res.solution.state, ev.hit_id, res.config.tracks,
+                       r=ev.r, z=ev.z, z0_max=res.beamspot.z0_max)
+    cut = quality_cut(raw, ev.x, ev.y, ev.z, ev.layer, ev.layers, res.config.tracks)
+    final = collect_double_hits(cut, ev.x, ev.y, ev.z, ev.layer, double_hit_tolerance(ev.layers),
+                                res.config.tracks.double_hit_max_along)
+    assert final.hits.tolist() == res.tracks.hits.tolist()
+    focused = focused_particles(ev.hits, ev.truth, ev.particles).particle_id.to_numpy()
+    pid = pd.Series(ev.truth.particle_id.to_numpy(), index=ev.hits.hit_id.to_numpy()).loc[ev.hit_id]
+
+    def found(tracks):
+        return np.intersect1d(matched_particles(tracks.track_of_hit(ev.n_hits), pid.to_numpy()),
+                              focused)
+
+    assert len(found(raw)) > 100
+    assert found(cut).tolist() == found(raw).tolist()
+    assert len(raw) - 5 <= len(cut) <= len(raw)
