@@ -161,8 +161,10 @@ SCORE_ROWS = [
 
 
 def _score_table(scores: dict) -> str:
+    # An efficiency over no particles (no endcap particle in a barrel event) is not shown.
+    empty = {"endcap_efficiency"} if scores.get("endcap_particles") == 0 else set()
     lines = [f"  {label:<24} {fmt.format(scores[key])}" for key, label, fmt in SCORE_ROWS
-             if key in scores]
+             if key in scores and key not in empty]
     return "\n".join(lines)
 
 
