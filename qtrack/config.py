@@ -159,7 +159,8 @@ class ModelConfig(_Section):
     """Triplet and quadruplet cuts and QUBO weights (names follow the reference's config)."""
 
     _section = "model"
-    _rules = {"tplet_max_curv": _POSITIVE, "tplet_max_drz": _POSITIVE,
+    _rules = {"tplet_max_curv": _POSITIVE, "curvature_sigmas": _between(0, 10),
+              "tplet_max_drz": _POSITIVE, "tplet_drz_floor": _NON_NEGATIVE,
               "qplet_max_dcurv": _POSITIVE, "qplet_max_strength": _between(None, 0),
               "num_multiplier": (lambda v: v < 0, "< 0 (quadruplet couplers are negative)"),
               "xy_relative_strength": _FRACTION, "xy_power": _POSITIVE, "rz_power": _POSITIVE,
@@ -169,7 +170,16 @@ class ModelConfig(_Section):
 
     #: Largest layer span of a triplet is ``max_layer_gap + 1`` of the doublets' config.
     tplet_max_curv: float = 8e-4
+    #: Standard deviations of the measured curvature (from the hits' r-phi resolution) that the
+    #: curvature cuts allow on top of ``tplet_max_curv`` and ``qplet_max_dcurv`` (0 = the
+    #: reference's fixed cuts). Matters on the pixel disks, where a forward track's hits lie a few
+    #: mm apart across the beam and its curvature is barely measured.
+    curvature_sigmas: float = 3.0
     tplet_max_drz: float = 0.1
+    #: Second R-Z cut, measured along the helix (:func:`qtrack.model.triplets.helix_drz_excess`):
+    #: the angle difference may exceed ``curvature_sigmas`` standard deviations of its
+    #: measurement by at most this (rad), for multiple scattering (0 = no such cut).
+    tplet_drz_floor: float = 0.02
     qplet_max_dcurv: float = 1e-4
     qplet_max_strength: float = -0.2
     num_multiplier: float = -1.0
@@ -272,8 +282,9 @@ class TrackConfig(_Section):
 
     _section = "tracks"
     _rules = {"min_hits": _between(3), "double_hit_max_along": _NON_NEGATIVE,
+              "merge_fraction": _between(0, 1, lo_open=True),
               "min_line_hits": _between(4), "max_rz_chi2": _NON_NEGATIVE,
-              "rz_chi2_floor": _POSITIVE}
+              "rz_chi2_floor": _POSITIVE, "holed_min_hits": _NON_NEGATIVE}
 
     min_hits: int = 5
     #: Give every track the hits on the overlapping module of the layers it crosses ("double
@@ -282,6 +293,9 @@ class TrackConfig(_Section):
     double_hits: bool = True
     #: How far (mm) along the track from its hit on the same layer a double hit may lie.
     double_hit_max_along: float = 40.0
+    #: Before that, a track at least this fraction of whose hits are double hits of one longer
+    #: track is merged into it (:func:`qtrack.tracks.merge_parallel_tracks`).
+    merge_fraction: float = 0.5
     #: Track-quality cut (:func:`qtrack.tracks.quality_cut`): every track needs this many hits
     #: (4 or more) on one helix in r-z ...
     min_line_hits: int = 4
@@ -289,6 +303,10 @@ class TrackConfig(_Section):
     max_rz_chi2: float = 3.0
     #: Error (mm) added in quadrature to every hit's resolution in that fit (multiple scattering).
     rz_chi2_floor: float = 0.3
+    #: A track whose line crosses two or more layers without a hit between the beam line and its
+    #: first hit needs this many hits (0 = no such cut): at pile-up 200 most chance combinations
+    #: are short tracks starting mid-detector (:func:`qtrack.tracks.inner_holes`).
+    holed_min_hits: int = 7
 
 
 @dataclass(frozen=True)

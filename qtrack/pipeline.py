@@ -34,7 +34,7 @@ from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
 from .tracks import (Tracks, build_tracks, collect_double_hits, double_hit_tolerance,
-                     quality_cut)
+                     merge_parallel_tracks, quality_cut)
 
 log = logging.getLogger("qtrack")
 
@@ -173,12 +173,15 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
     with _stage(timings, "doublets") as st:
         doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets, beamspot)
         st["size"] = f"{len(doublets)} doublets"
+    across, along = event.layers.resolution()
+    sigma = across[event.layer]
     with _stage(timings, "triplets") as st:
-        triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model)
+        triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model,
+                                  sigma, along[event.layer], event.layers.is_disk[event.layer])
         st["size"] = f"{len(triplets)} triplets"
     with _stage(timings, "couplers") as st:
         order = graph_of(event.layers, config.doublets).order[event.layer]
-        model = build_couplers(x, y, z, order, doublets, triplets, config.model)
+        model = build_couplers(x, y, z, order, doublets, triplets, config.model, sigma)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     with _stage(timings, "qubo") as st:
@@ -259,9 +262,12 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
                              config.tracks)
         if config.tracks.double_hits:
+            tolerance = double_hit_tolerance(event.layers)
+            tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer,
+                                           tolerance, config.tracks.double_hit_max_along,
+                                           config.tracks.merge_fraction)
             tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer,
-                                         double_hit_tolerance(event.layers),
-                                         config.tracks.double_hit_max_along)
+                                         tolerance, config.tracks.double_hit_max_along)
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(
             event.hits.hit_id.to_numpy(), fill_value=0).to_numpy()

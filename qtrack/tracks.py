@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from .config import TrackConfig
+from .model.doublets import crosses_layer
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,10 @@ def _collect(nxt, prv, min_hits):
 
 @njit(cache=True)
 def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, tol, max_s,
-                       best_track, best_d):
-    # For every hit of every track: unassigned hits on the same layer close to the track's local
-    # direction (from its neighbours on the track) are the other module of an overlap.
+                       other_tracks, best_track, best_d):
+    # For every hit of every track: hits on the same layer close to the track's local direction
+    # (from its neighbours on the track) are the other module of an overlap. Candidates are the
+    # unassigned hits, or with ``other_tracks`` the hits of the other tracks.
     for k in range(len(ptr) - 1):
         a, b = ptr[k], ptr[k + 1]
         for m in range(a, b):
@@ -146,7 +148,7 @@ def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, to
                 j1 = l0 + np.searchsorted(phi[l0:l1], hi, side="right")
                 for j in range(j0, j1):
                     c = j
-                    if track_of[c] != 0 or c == h:
+                    if c == h or (track_of[c] == k + 1 if other_tracks else track_of[c] != 0):
                         continue
                     dx, dy, dz = x[c] - x[h], y[c] - y[h], z[c] - z[h]
                     s = dx * tx + dy * ty + dz * tz
@@ -159,17 +161,11 @@ def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, to
                         best_track[c] = k
 
 
-def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
-                        layer: np.ndarray, tolerance: np.ndarray, max_along: float) -> "Tracks":
-    """Add to every track the hits on the overlapping module of the layers it crosses.
-
-    A hit on no track joins the track whose local direction (through the neighbours of its hit
-    on the same layer) passes within ``tolerance[layer]`` mm of it, at most ``max_along`` mm
-    from that hit along the track; the nearest such track if several.
-    """
+def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, other_tracks):
+    """Per hit: the track (0-based) whose local direction passes nearest to it within tolerance
+    on its layer (-1: none), among tracks other than its own (``other_tracks``) or, for hits on
+    no track, all of them."""
     n_hits = len(x)
-    if len(tracks) == 0 or n_hits == 0:
-        return tracks
     phi = np.arctan2(y, x)
     order = np.lexsort((phi, layer))
     rank = np.empty(n_hits, dtype=np.int64)
@@ -179,18 +175,83 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
     best_d = np.full(n_hits, np.inf)
     _double_hit_kernel(tracks.ptr, rank[tracks.hits], tracks.track_of_hit(n_hits)[order],
                        layer_start, phi[order], x[order], y[order], z[order], layer[order],
-                       np.asarray(tolerance, dtype=np.float64), float(max_along), best_track,
-                       best_d)
-    added = np.flatnonzero(best_track >= 0)
+                       np.asarray(tolerance, dtype=np.float64), float(max_along),
+                       bool(other_tracks), best_track, best_d)
+    out = np.empty(n_hits, dtype=np.int64)
+    out[order] = best_track
+    return out
+
+
+def _regroup(tracks: "Tracks", track: np.ndarray, hit: np.ndarray, n_tracks: int) -> "Tracks":
+    # Tracks from (track, hit) pairs, each track's hits in their given order.
+    sort = np.argsort(track, kind="stable")
+    ptr = np.searchsorted(track[sort], np.arange(n_tracks + 1)).astype(np.int64)
+    return Tracks(ptr, hit[sort], tracks.doublet_inner, tracks.doublet_outer)
+
+
+def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                        layer: np.ndarray, tolerance: np.ndarray, max_along: float) -> "Tracks":
+    """Add to every track the hits on the overlapping module of the layers it crosses.
+
+    A hit on no track joins the track whose local direction (through the neighbours of its hit
+    on the same layer) passes within ``tolerance[layer]`` mm of it, at most ``max_along`` mm
+    from that hit along the track; the nearest such track if several.
+    """
+    if len(tracks) == 0 or len(x) == 0:
+        return tracks
+    best = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False)
+    added = np.flatnonzero(best >= 0)
     if len(added) == 0:
         return tracks
-    # Rebuild the CSR with each added hit next to its track's hits.
-    track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()),
-                            best_track[added]])
-    hit = np.concatenate([tracks.hits, order[added]])
-    sort = np.argsort(track, kind="stable")
-    ptr = np.searchsorted(track[sort], np.arange(len(tracks) + 1)).astype(np.int64)
-    return Tracks(ptr, hit[sort], tracks.doublet_inner, tracks.doublet_outer)
+    track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()), best[added]])
+    return _regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
+
+
+def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                          layer: np.ndarray, tolerance: np.ndarray, max_along: float,
+                          min_fraction: float) -> "Tracks":
+    """Merge every track that runs alongside a longer one through the overlapping modules.
+
+    Where the modules of a layer overlap, a particle leaves two hits, and two tracks without a
+    shared hit (so without a conflict in the QUBO) can follow it side by side: on the forward
+    pixel disks this is most duplicates. A track at least ``min_fraction`` of whose hits are
+    double hits of one longer track (as :func:`collect_double_hits` finds them) is merged into it.
+    """
+    if len(tracks) < 2:
+        return tracks
+    best = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True)
+    lengths = tracks.lengths()
+    own = np.repeat(np.arange(len(tracks)), lengths)
+    partner = best[tracks.hits]
+    ok = partner >= 0
+    pair, count = np.unique(np.stack([own[ok], partner[ok]], axis=1), axis=0,
+                            return_counts=True)
+    if len(pair) == 0:
+        return tracks
+    src, dst = pair[:, 0], pair[:, 1]
+    # Into the longer track (the lower index among equals), when enough of the shorter's hits
+    # lie alongside it; each track goes into at most one other, the best matched.
+    longer = (lengths[dst] > lengths[src]) | ((lengths[dst] == lengths[src]) & (dst < src))
+    good = longer & (count >= min_fraction * lengths[src])
+    src, dst, count = src[good], dst[good], count[good]
+    order = np.lexsort((dst, -count, src))
+    src, dst = src[order], dst[order]
+    first = np.ones(len(src), dtype=bool)
+    first[1:] = src[1:] != src[:-1]
+    into = np.arange(len(tracks))
+    into[src[first]] = dst[first]
+    # Follow chains (a into b into c) to their end; ``longer`` makes them acyclic.
+    while True:
+        nxt = into[into]
+        if (nxt == into).all():
+            break
+        into = nxt
+    if (into == np.arange(len(tracks))).all():
+        return tracks
+    keep = np.unique(into)
+    new_id = np.full(len(tracks), -1, dtype=np.int64)
+    new_id[keep] = np.arange(len(keep))
+    return _regroup(tracks, new_id[into[own]], tracks.hits, len(keep))
 
 
 def double_hit_tolerance(layers) -> np.ndarray:
@@ -252,13 +313,6 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     in_track[hits] = True
     inner = np.flatnonzero(in_track & (nxt >= 0))
     return Tracks(ptr, hits, inner, nxt[inner])
-
-
-def along_strip_resolution(layers) -> np.ndarray:
-    """Resolution (mm) of each layer along its strips (pitch / sqrt(12)): z on barrel layers, r on
-    disks. TrackML pitches: 0.05 mm pixels (within 200 mm of the beam line), 1.2 mm short strips
-    (within 750 mm), 10.8 mm long strips."""
-    return np.select([layers.r_max <= 200.0, layers.r_max <= 750.0], [0.05, 1.2], 10.8) / np.sqrt(12.0)
 
 
 @njit(cache=True)
@@ -386,18 +440,63 @@ def rz_outliers(tracks: Tracks, x, y, z, layer, along: np.ndarray, is_disk: np.n
     return out
 
 
+@njit(cache=True)
+def _inner_holes_kernel(ptr, hits, r, z, layer, z0, is_disk, pos, r_min, r_max, z_min, z_max,
+                        out):
+    n_layers = len(pos)
+    on_track = np.zeros(n_layers, dtype=np.bool_)
+    for k in range(len(ptr) - 1):
+        a, b = ptr[k], ptr[k + 1]
+        for m in range(a, b):
+            on_track[layer[hits[m]]] = True
+        first = hits[a]
+        holes = 0
+        for lay in range(n_layers):
+            if not on_track[lay] and crosses_layer(lay, 0.0, z0[k], r[first], z[first], is_disk, pos,
+                                              r_min, r_max, z_min, z_max):
+                holes += 1
+        out[k] = holes
+        for m in range(a, b):
+            on_track[layer[hits[m]]] = False
+
+
+def inner_holes(tracks: Tracks, r: np.ndarray, z: np.ndarray, layer: np.ndarray,
+                layers) -> np.ndarray:
+    """Per track: the layers its r-z line crosses between the beam line and its first hit on
+    which it has no hit.
+
+    A particle from the luminous region leaves a hit on (nearly) every layer it crosses; a
+    track that starts further out is either a particle's outer part or a chance combination.
+    """
+    out = np.zeros(len(tracks), dtype=np.int64)
+    if len(tracks):
+        z0 = np.nan_to_num(track_z0(tracks.ptr, tracks.hits, r, z))
+        _inner_holes_kernel(tracks.ptr, tracks.hits, r, z, layer, z0, layers.is_disk,
+                            layers.position, layers.r_min, layers.r_max, layers.z_min,
+                            layers.z_max, out)
+    return out
+
+
 def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> np.ndarray:
     """Which tracks pass the quality cut (see :func:`quality_cut`)."""
-    if config.max_rz_chi2 <= 0 or len(tracks) == 0:
-        return np.ones(len(tracks), dtype=bool)
-    outliers = rz_outliers(tracks, x, y, z, layer, along_strip_resolution(layers),
-                           layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2)
-    return tracks.lengths() - outliers >= config.min_line_hits
+    keep = np.ones(len(tracks), dtype=bool)
+    if len(tracks) == 0:
+        return keep
+    if config.max_rz_chi2 > 0:
+        outliers = rz_outliers(tracks, x, y, z, layer, layers.resolution()[1],
+                               layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2)
+        keep &= tracks.lengths() - outliers >= config.min_line_hits
+    if config.holed_min_hits > 0:
+        holes = inner_holes(tracks, np.hypot(x, y), z, layer, layers)
+        keep &= (holes < 2) | (tracks.lengths() >= config.holed_min_hits)
+    return keep
 
 
 def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> Tracks:
     """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
-    (:func:`rz_outliers` at ``config.max_rz_chi2``).
+    (:func:`rz_outliers` at ``config.max_rz_chi2``), and the short tracks (fewer than
+    ``config.holed_min_hits`` hits) that start after two or more layers without a hit
+    (:func:`inner_holes`).
 
     Such tracks are, at full density, chance combinations of hits of several particles (on the
     ~97 % barrel event: mostly one hit from each of five particles). Meant for the tracks as

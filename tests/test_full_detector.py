@@ -16,6 +16,7 @@ from qtrack.event import load_event
 from qtrack.model.doublets import build_doublets, graph_of
 from qtrack.model.layers import TRACKML, read_detectors
 from qtrack.tracks import (Tracks, build_tracks, collect_double_hits, double_hit_tolerance,
+                           merge_parallel_tracks,
                            quality_cut, rz_outliers)
 
 SIM = REPO / "data" / "sim" / "event000000001"
@@ -173,9 +174,10 @@ def test_full_detector_event_end_to_end(solved_sim):
     # Physics floor on the shipped ttbar + PU20 event (measured: see the README's full-detector
     # section); the endcap particles are most of the focused ones.
     assert s["endcap_particles"] > 100
-    assert s["focused_efficiency"] >= 0.85
-    assert s["endcap_efficiency"] >= 0.80
+    assert s["focused_efficiency"] >= 0.95
+    assert s["endcap_efficiency"] >= 0.93
     assert s["fake_rate"] <= 0.03
+    assert s["duplicate_rate"] <= 0.02
     assert s["trackml_score"] >= 0.9 * s["oracle_score"]
     # Tracks reach the disks and take double hits.
     sub = solved_sim.submission.merge(solved_sim.event.hits[["hit_id", "volume_id", "layer_id"]])
@@ -209,8 +211,10 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
     raw = build_tracks(t.h1, t.h2, t.h3, res.solution.state, ev.hit_id, res.config.tracks,
                        r=ev.r, z=ev.z, z0_max=res.beamspot.z0_max)
     cut = quality_cut(raw, ev.x, ev.y, ev.z, ev.layer, ev.layers, res.config.tracks)
-    final = collect_double_hits(cut, ev.x, ev.y, ev.z, ev.layer, double_hit_tolerance(ev.layers),
-                                res.config.tracks.double_hit_max_along)
+    tol, along = double_hit_tolerance(ev.layers), res.config.tracks.double_hit_max_along
+    merged = merge_parallel_tracks(cut, ev.x, ev.y, ev.z, ev.layer, tol, along,
+                                   res.config.tracks.merge_fraction)
+    final = collect_double_hits(merged, ev.x, ev.y, ev.z, ev.layer, tol, along)
     assert final.hits.tolist() == res.tracks.hits.tolist()
     focused = focused_particles(ev.hits, ev.truth, ev.particles).particle_id.to_numpy()
     pid = pd.Series(ev.truth.particle_id.to_numpy(), index=ev.hits.hit_id.to_numpy()).loc[ev.hit_id]
@@ -221,4 +225,98 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
 
     assert len(found(raw)) > 100
     assert found(cut).tolist() == found(raw).tolist()
-    assert len(raw) - 5 <= len(cut) <= len(raw)
+    # It drops few tracks at this pile-up (20): real particles' outer parts, mostly secondaries.
+    assert 0.95 * len(raw) <= len(cut) < len(raw)
+
+
+def test_parallel_tracks_through_overlaps_are_merged():
+    # Track A: six hits on the +z pixel disks along a straight line; track B: its double hits,
+    # 0.1 mm off A's line on four of the same disks; track C: another particle's five hits
+    # elsewhere in phi. B merges into A (the longer), C stays alone.
+    table = TRACKML
+    disks = [int(np.flatnonzero((table.volume_id == 9) & (table.layer_id == k))[0])
+             for k in (2, 4, 6, 8, 10, 12)]
+    zs = table.position[disks]
+    a = np.array([[60 * z / 600 * np.cos(0.4), 60 * z / 600 * np.sin(0.4), z] for z in zs])
+    b = a[1:5] + np.array([0.1 * np.sin(0.4), -0.1 * np.cos(0.4), 1.5])
+    c = np.array([[60 * z / 600 * np.cos(2.0), 60 * z / 600 * np.sin(2.0), z] for z in zs[:5]])
+    xyz = np.vstack([a, b, c])
+    layer = np.array(disks + disks[1:5] + disks[:5], dtype=np.int32)
+    tracks = Tracks(np.array([0, 6, 10, 15]), np.arange(15), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64))
+    tol = double_hit_tolerance(table)
+    merged = merge_parallel_tracks(tracks, xyz[:, 0], xyz[:, 1], xyz[:, 2], layer, tol, 40.0, 0.5)
+    assert len(merged) == 2
+    assert sorted(merged.hits[merged.ptr[0]:merged.ptr[1]].tolist()) == list(range(10))
+    assert merged.hits[merged.ptr[1]:].tolist() == [10, 11, 12, 13, 14]
+    # With one of B's four hits 3 mm off A's line, B merges at 0.5 but not at 1.0.
+    one_off = xyz.copy()
+    one_off[9, 0] += 3.0
+    args = (one_off[:, 0], one_off[:, 1], one_off[:, 2], layer, tol, 40.0)
+    assert len(merge_parallel_tracks(tracks, *args, 0.5)) == 2
+    assert merge_parallel_tracks(tracks, *args, 1.0) is tracks
+    far = xyz.copy()
+    far[6:10, 0] += 3.0
+    assert merge_parallel_tracks(tracks, far[:, 0], far[:, 1], far[:, 2], layer, tol, 40.0,
+                                 0.5) is tracks
+
+
+def test_inner_holes_and_the_holed_track_cut():
+    # A pT 2 GeV helix from z0 = 10 mm through the barrel: from the first pixel layer it has no
+    # inner hole; started at the third layer (116 mm) it has two (32 and 72 mm), and the cut
+    # keeps it only with holed_min_hits hits or more.
+    from qtrack.tracks import inner_holes
+
+    table = TRACKML
+    barrel = np.flatnonzero(~table.is_disk)
+    barrel = barrel[np.argsort(table.position[barrel])]
+    r = table.position[barrel]
+    x, y, z = _helix(3333.0, r, 0.3, 10.0)
+    layer = barrel.astype(np.int32)
+    whole = Tracks(np.array([0, 10]), np.arange(10), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    late = Tracks(np.array([0, 8]), np.arange(2, 10), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    short = Tracks(np.array([0, 5]), np.arange(2, 7), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    rr = np.hypot(x, y)
+    assert inner_holes(whole, rr, z, layer, table).tolist() == [0]
+    assert inner_holes(late, rr, z, layer, table).tolist() == [2]
+    cfg = TrackConfig(holed_min_hits=7)
+    assert len(quality_cut(late, x, y, z, layer, table, cfg)) == 1
+    assert len(quality_cut(short, x, y, z, layer, table, cfg)) == 0
+    assert len(quality_cut(short, x, y, z, layer, table, TrackConfig(holed_min_hits=0))) == 1
+
+
+def test_curvature_sigma_matches_smeared_hits():
+    # Three hits 8 mm apart across the beam (a forward track on the pixel disks), each smeared
+    # by 0.0144 mm in x-y: the spread of the Menger curvature is what curvature_sigma predicts.
+    from qtrack.model.triplets import _curvature, curvature_sigma
+
+    rng = np.random.default_rng(5)
+    base = np.array(_helix(2000.0, np.array([40.0, 48.0, 56.0]), 0.0, 0.0)[:2]).T
+    s = 0.05 / np.sqrt(12)
+    samples = base[None] + rng.normal(0.0, s, size=(20000, 3, 2))
+    curv = np.array([_curvature(*p.ravel()) for p in samples])
+    predicted = curvature_sigma(*base.ravel(), s, s, s)
+    assert predicted > 1e-4  # the reference's fixed quadruplet cut would be below one sigma
+    assert np.std(curv) == pytest.approx(predicted, rel=0.05)
+
+
+def test_helix_drz_is_zero_along_a_helix():
+    # A 0.75 GeV helix (R = 1250 mm) through the outer strips: its chord-radius R-Z angles drift
+    # by 0.01 rad, its angles along the helix do not, and it passes with no margin to spare.
+    from qtrack.model.triplets import helix_drz_excess, _curvature
+
+    r = np.array([660.0, 820.0, 1020.0])
+    x, y, z = _helix(1250.0, r, 1.0, 0.0)
+    curv = _curvature(x[0], y[0], x[1], y[1], x[2], y[2])
+    chord = np.arctan2(np.diff(z), np.diff(r))
+    assert abs(chord[1] - chord[0]) > 0.005
+    zero = np.zeros(3)
+    disk = np.zeros(3, dtype=bool)
+    excess = helix_drz_excess(x, y, z, 0, 1, 2, curv, zero, disk, 0.0, 0.0)
+    assert abs(excess) < 1e-4
+    bent = z.copy()
+    bent[2] += 5.0
+    assert helix_drz_excess(x, y, bent, 0, 1, 2, curv, zero, disk, 0.0, 0.0) > 0.01
+    # Within three standard deviations of 3 mm long-strip resolution it passes again.
+    along = np.full(3, 3.1)
+    assert helix_drz_excess(x, y, bent, 0, 1, 2, curv, along, disk, 0.0, 3.0) < 0

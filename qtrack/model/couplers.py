@@ -15,7 +15,7 @@ from numba import njit
 from ..config import ModelConfig
 from .doublets import Doublets
 from .kernels import csr, two_pass
-from .triplets import Triplets
+from .triplets import Triplets, curvature_sigma
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,28 @@ class Model:
 
 
 @njit(cache=True)
-def _quadruplet_kernel(t_d1, t_d2, t_ptr, curv, drz, t_span, d_step, max_dcurv, max_drz,
-                       max_strength, num_mult, xy_rel, xy_pow, rz_pow, vl_pow,
-                       q_t1, q_t2, q_s, fill):
+def _quadruplet_kernel(t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_span, d_step,
+                       max_dcurv, n_sigma, max_drz, max_strength, num_mult, xy_rel, xy_pow,
+                       rz_pow, vl_pow, q_t1, q_t2, q_s, fill):
     n = 0
     for t1 in range(len(t_d1)):
         d = t_d2[t1]
+        s1 = 0.0
+        if n_sigma > 0.0:
+            a, b, c = h1[t1], h2[t1], h3[t1]
+            s1 = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b], sigma[c])
         for t2 in range(t_ptr[d], t_ptr[d + 1]):
             dcurv = abs(curv[t1] - curv[t2])
-            if dcurv > max_dcurv:
+            # The allowed difference: the reference's, or what the hits' resolution allows.
+            allowed = max_dcurv
+            if n_sigma > 0.0 and dcurv > max_dcurv:
+                a, b, c = h1[t2], h2[t2], h3[t2]
+                s2 = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b],
+                                     sigma[c])
+                allowed = max(max_dcurv, n_sigma * np.sqrt(s1 * s1 + s2 * s2))
+            if dcurv > allowed:
                 continue
-            xy = 1.0 - (dcurv / max_dcurv) ** xy_pow
+            xy = 1.0 - (dcurv / allowed) ** xy_pow
             rz = 1.0 - (max(drz[t1], drz[t2]) / max_drz) ** rz_pow
             holes = t_span[t1] + d_step[t_d2[t2]] - 3
             s = num_mult * (xy_rel * xy + (1.0 - xy_rel) * rz) / (1.0 + holes) ** vl_pow
@@ -109,18 +120,25 @@ def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fil
 
 
 def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarray,
-                doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig()) -> Model:
+                   doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig(),
+                   sigma: np.ndarray | None = None) -> Model:
     """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``).
 
     ``order`` is each hit's layer position in the layer graph's topological order
-    (:attr:`qtrack.model.layers.LayerGraph.order` of its layer).
+    (:attr:`qtrack.model.layers.LayerGraph.order` of its layer). ``sigma`` is each hit's r-phi
+    resolution (mm): two triplets' curvatures may then differ by ``curvature_sigmas`` standard
+    deviations of their difference where that is more than ``qplet_max_dcurv`` (the reference's
+    fixed cut without it).
     """
     n_hits = len(x)
+    sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    n_sigma = config.curvature_sigmas if sigma.any() else 0.0
     t_ptr = csr(triplets.d1, len(doublets))
     q_t1, q_t2, q_s = two_pass(
         _quadruplet_kernel,
-        (triplets.d1, triplets.d2, t_ptr, triplets.curvature, triplets.drz, triplets.span,
-         doublets.step, config.qplet_max_dcurv, config.tplet_max_drz,
+        (triplets.d1, triplets.d2, t_ptr, triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
+         triplets.curvature, triplets.drz, triplets.span, doublets.step, config.qplet_max_dcurv,
+         n_sigma, config.tplet_max_drz,
          config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,
          config.xy_power, config.rz_power, config.volayer_power),
         (np.int64, np.int64, np.float64),

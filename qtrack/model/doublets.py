@@ -47,7 +47,7 @@ def _bend(r, inv_2R):
 
 
 @njit(cache=True)
-def _crossed(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
+def crosses_layer(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
     # Does the straight segment from hit i to hit j cross layer l's surface strictly between them?
     if is_disk[l]:
         zl = pos[l]
@@ -127,7 +127,7 @@ def _doublet_kernel(layer_start, phi, r, z, pairs, between_ptr, between, is_disk
                     # Layers this doublet passes through without a hit: its own step.
                     step = 1
                     for q in range(between_ptr[p], between_ptr[p + 1]):
-                        if _crossed(between[q], ri, zi, r[j], z[j], is_disk, pos, r_min,
+                        if crosses_layer(between[q], ri, zi, r[j], z[j], is_disk, pos, r_min,
                                     r_max, z_min, z_max):
                             step += 1
                     if step > max_gap:

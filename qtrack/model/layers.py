@@ -67,6 +67,15 @@ class LayerTable:
              "z_min": self.z_min, "z_max": self.z_max}
         )
 
+    def resolution(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hit resolution (mm) of each layer, pitch / sqrt(12): across the strips (r-phi) and
+        along them (z on barrel layers, r on disks). TrackML pitches (its detectors.csv): pixels
+        0.05 x 0.05 mm (within 200 mm of the beam line), short strips 0.08 x 1.2 mm (within
+        750 mm), long strips 0.12 x 10.8 mm."""
+        region = [self.r_max <= 200.0, self.r_max <= 750.0]
+        return (np.select(region, [0.05, 0.08], 0.12) / np.sqrt(12.0),
+                np.select(region, [0.05, 1.2], 10.8) / np.sqrt(12.0))
+
     def take(self, rows) -> "LayerTable":
         rows = np.asarray(rows)
         return LayerTable(self.volume_id[rows], self.layer_id[rows],

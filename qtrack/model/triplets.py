@@ -1,7 +1,11 @@
 """Triplets: two doublets sharing their middle hit, the QUBO's candidate variables.
 
 The reference's hard cuts (hepqpr-qallse ``QallseMp``): layer span, Menger curvature and the R-Z
-angle between the two doublets. The span is the sum of the two doublets' layer-graph steps, so a
+angle between the two doublets. The curvature cut allows for the hits' resolution: a triplet
+passes when its curvature is within ``curvature_sigmas`` standard deviations of the largest a track
+of the lowest pT has. In the barrel that margin is small next to the cut; on the pixel disks, where
+a forward track's three hits may lie only a few mm apart across the beam, it is what keeps the
+track (:func:`curvature_sigma`). The span is the sum of the two doublets' layer-graph steps, so a
 triplet misses at most ``max_layer_gap - 1`` layers, in the barrel as on the disks. The doublets leaving a hit are sorted by R-Z angle, so each doublet
 meets only the window of continuations that can pass the angle cut.
 """
@@ -48,14 +52,64 @@ def _curvature(xa, ya, xb, yb, xc, yc):
 
 
 @njit(cache=True)
+def curvature_sigma(xa, ya, xb, yb, xc, yc, sa, sb, sc):
+    """Standard deviation of the Menger curvature of three hits with r-phi resolutions sa, sb, sc.
+
+    The curvature is 2 h / (|ab| |bc|), h the distance of b from the line ac: moving b across
+    that line by d moves h by d, moving a (c) moves it by d |bc| / (|ab| + |bc|) (d |ab| / ...).
+    """
+    ab = np.hypot(xb - xa, yb - ya)
+    bc = np.hypot(xc - xb, yc - yb)
+    span = ab + bc
+    if ab == 0.0 or bc == 0.0:
+        return np.inf
+    sh = np.sqrt(sb * sb + (sa * bc / span) ** 2 + (sc * ab / span) ** 2)
+    return 2.0 * sh / (ab * bc)
+
+
+@njit(cache=True)
 def _angle_diff(a, b):
     d = abs(b - a)
     return d if d <= np.pi else 2 * np.pi - d
 
 
 @njit(cache=True)
-def _triplet_kernel(inner, outer, out_ptr, x, y, step, rz, max_span, max_curv, max_drz,
-                    t_d1, t_d2, t_curv, t_drz, fill):
+def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma):
+    """How far the R-Z angle difference of triplet a-b-c, measured along the helix, lies beyond
+    what the hits' resolution and multiple scattering allow (> 0: fails the cut).
+
+    The angle of each doublet is atan2(dz, s), s the arc length in x-y on the circle of curvature
+    ``curv``: along a helix dz/ds is constant, so unlike the chord-radius angle it does not drift
+    with the bend of a low-pT track. Its allowed difference is ``floor`` (scattering) plus
+    ``n_sigma`` standard deviations from the hits' resolution along the strips (``along``: z on
+    barrel layers, r on ``disk`` layers, where it moves s).
+    """
+    # Arc length over chord, asin(u)/u with u = k c / 2 <= 0.5 for hits within a half turn: the
+    # series to u^6 is exact to 3e-4.
+    k2 = 0.25 * curv * curv
+    c1sq = (x[b] - x[a]) ** 2 + (y[b] - y[a]) ** 2
+    c2sq = (x[c] - x[b]) ** 2 + (y[c] - y[b]) ** 2
+    u1, u2 = k2 * c1sq, k2 * c2sq
+    s1 = np.sqrt(c1sq) * (1.0 + u1 * (1.0 / 6.0 + u1 * (3.0 / 40.0 + u1 * 5.0 / 112.0)))
+    s2 = np.sqrt(c2sq) * (1.0 + u2 * (1.0 / 6.0 + u2 * (3.0 / 40.0 + u2 * 5.0 / 112.0)))
+    dz1, dz2 = z[b] - z[a], z[c] - z[b]
+    l1, l2 = s1 * s1 + dz1 * dz1, s2 * s2 + dz2 * dz2
+    if l1 == 0.0 or l2 == 0.0:
+        return 0.0
+    drz = abs(np.arctan2(s1 * dz2 - dz1 * s2, s1 * s2 + dz1 * dz2))
+    # Derivatives of the difference by each hit's z (barrel) or r (disk), added in quadrature.
+    var = 0.0
+    for h, gz, gr in ((a, s1 / l1, abs(dz1) / l1), (b, s1 / l1 + s2 / l2,
+                                                     abs(dz1) / l1 + abs(dz2) / l2),
+                      (c, s2 / l2, abs(dz2) / l2)):
+        g = gr if disk[h] else gz
+        var += (g * along[h]) ** 2
+    return drz - floor - n_sigma * np.sqrt(var)
+
+
+@njit(cache=True)
+def _triplet_kernel(inner, outer, out_ptr, x, y, z, sigma, along, disk, step, rz, max_span,
+                    max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, fill):
     n = 0
     for d1 in range(len(inner)):
         a = inner[d1]
@@ -68,10 +122,14 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, step, rz, max_span, max_curv, m
             if step[d1] + step[d2] > max_span:
                 continue
             curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
-            if abs(curv) > max_curv:
+            if abs(curv) > max_curv and (n_sigma == 0.0 or abs(curv) - n_sigma * curvature_sigma(
+                    x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b], sigma[c]) > max_curv):
                 continue
             drz = _angle_diff(rz[d1], rz[d2])
             if drz > max_drz:
+                continue
+            if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
+                                                    drz_floor, n_sigma) > 0.0:
                 continue
             if fill:
                 t_d1[n] = d1
@@ -83,20 +141,29 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, step, rz, max_span, max_curv, m
 
 
 def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Doublets,
-                   max_layer_gap: int, config: ModelConfig = ModelConfig()) -> Triplets:
+                   max_layer_gap: int, config: ModelConfig = ModelConfig(),
+                   sigma: np.ndarray | None = None, along: np.ndarray | None = None,
+                   disk: np.ndarray | None = None) -> Triplets:
     """All triplets passing the hard cuts.
 
-    Triplets come out sorted by ``d1`` (the order :func:`build_model` needs).
+    ``sigma`` is each hit's r-phi resolution (mm; :meth:`LayerTable.resolution` of its layer);
+    without it the curvature cut is the reference's fixed one. Triplets come out sorted by ``d1``
+    (the order :func:`build_couplers` needs).
     """
     n_hits = len(x)
+    sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    helix = along is not None and disk is not None and config.tplet_drz_floor > 0
+    along = np.zeros(n_hits) if along is None else np.asarray(along, dtype=np.float64)
+    disk = np.zeros(n_hits, dtype=np.bool_) if disk is None else np.asarray(disk, dtype=np.bool_)
     r = np.hypot(x, y)
     inner, outer = doublets.inner, doublets.outer
     rz = rz_angle(inner, outer, r, z)
     out_ptr = csr(inner, n_hits)
     d1, d2, curv, drz = two_pass(
         _triplet_kernel,
-        (inner, outer, out_ptr, x, y, doublets.step, rz, max_layer_gap + 1, config.tplet_max_curv,
-         config.tplet_max_drz),
+        (inner, outer, out_ptr, x, y, z, sigma, along, disk, doublets.step, rz,
+         max_layer_gap + 1, config.tplet_max_curv, config.curvature_sigmas, config.tplet_max_drz,
+         config.tplet_drz_floor if helix else 0.0),
         (np.int64, np.int64, np.float64, np.float64),
     )
     span = (doublets.step[d1] + doublets.step[d2]).astype(np.int8)
