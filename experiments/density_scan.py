@@ -30,6 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
+from qtrack.config import SolveConfig  # noqa: E402
+
+SOLVE = SolveConfig()
 
 STAGES = ("doublets", "triplets", "couplers", "qubo", "solve", "tracks", "score")
 BUILD = ("doublets", "triplets", "couplers", "qubo")
@@ -201,7 +204,8 @@ def draw_scores(data: dict, path: Path) -> None:
     seeds = data["settings"]["seeds"]
     union_density = next((r["density"] for r in summary if r["dataset"] == "union"), 0.97)
     fig.suptitle(f"qtrack vs the reference on event000001000 barrel subsets: median over seeds "
-                 f"{', '.join(map(str, seeds))} (bars: min-max); neal, 10 reads x 1000 sweeps\n"
+                 f"{', '.join(map(str, seeds))} (bars: min-max); qtrack: neal, {SOLVE.num_reads} "
+                 f"reads x {SOLVE.num_sweeps} sweeps (the reference: 10 x 1000)\n"
                  "both 0.2 samples (ez-0.2 and 20-density) drawn at 0.2; dotted line: the union event "
                  f"({union_density:.0%} of the barrel hits), which the reference never finished",
                  fontsize=12)

@@ -170,18 +170,21 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
             half = estimate_z0_max(x, y, z, event.layer, event.layers, beamspot)
             beamspot = beamspot.replace(z0_max=half, estimate=False)
             st["size"] = f"luminous region |z| <= {half:.1f} mm"
+    threads = config.solve.threads
     with _stage(timings, "doublets") as st:
-        doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets, beamspot)
+        doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets, beamspot,
+                                  threads)
         st["size"] = f"{len(doublets)} doublets"
     across, along = event.layers.resolution()
     sigma = across[event.layer]
     with _stage(timings, "triplets") as st:
         triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model,
-                                  sigma, along[event.layer], event.layers.is_disk[event.layer])
+                                  sigma, along[event.layer], event.layers.is_disk[event.layer],
+                                  threads, config.doublets.min_pt, config.doublets.field_tesla)
         st["size"] = f"{len(triplets)} triplets"
     with _stage(timings, "couplers") as st:
         order = graph_of(event.layers, config.doublets).order[event.layer]
-        model = build_couplers(x, y, z, order, doublets, triplets, config.model, sigma)
+        model = build_couplers(x, y, z, order, doublets, triplets, config.model, sigma, threads)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     with _stage(timings, "qubo") as st:

@@ -18,6 +18,7 @@ from numba import njit
 
 from .config import TrackConfig
 from .model.doublets import crosses_layer
+from .model.kernels import unique_ints
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.
         into = nxt
     if (into == np.arange(len(tracks))).all():
         return tracks
-    keep = np.unique(into)
+    keep = unique_ints(into)
     new_id = np.full(len(tracks), -1, dtype=np.int64)
     new_id[keep] = np.arange(len(keep))
     return _regroup(tracks, new_id[into[own]], tracks.hits, len(keep))
@@ -299,7 +300,7 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     start = np.concatenate([h1[sel], h2[sel]])
     end = np.concatenate([h2[sel], h3[sel]])
     n_hits = len(hit_id)
-    key = np.unique(start * n_hits + end)
+    key = unique_ints(start * n_hits + end)
     start, end = key // n_hits, key % n_hits
     order = np.lexsort((hit_id[end], hit_id[start]))
     nxt, prv = _link(start[order], end[order], n_hits)
@@ -342,10 +343,9 @@ def _line_chi2(s, z, sigma, use):
 
 
 @njit(cache=True)
-def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
-    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along the circle fitted
-    # to the same hits in x-y (algebraic fit x^2 + y^2 + D x + E y + F = 0) from its point
-    # closest to the beam line.
+def _circle_fit(h, use, x, y):
+    # The circle through the hits ``h[use]`` in x-y (algebraic fit x^2 + y^2 + D x + E y + F = 0):
+    # centre and radius, radius 0 when they are collinear.
     n = len(h)
     m = np.zeros((3, 3))
     v = np.zeros(3)
@@ -359,10 +359,34 @@ def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
             for b in range(3):
                 m[a, b] += row[a] * row[b]
     if abs(np.linalg.det(m)) < 1e-12 * max(m[0, 0] * m[1, 1], 1.0):
-        return np.inf
+        return 0.0, 0.0, 0.0
     d, e, f = np.linalg.solve(m, v)
     cx, cy = -d / 2.0, -e / 2.0
-    radius = np.sqrt(max(cx * cx + cy * cy - f, 1e-9))
+    return cx, cy, np.sqrt(max(cx * cx + cy * cy - f, 1e-9))
+
+
+@njit(cache=True)
+def _circle_rms(h, x, y):
+    # RMS distance (mm) of the hits from the circle fitted through them in x-y.
+    use = np.ones(len(h), dtype=np.bool_)
+    cx, cy, radius = _circle_fit(h, use, x, y)
+    if radius == 0.0:
+        return 0.0
+    total = 0.0
+    for i in range(len(h)):
+        d = np.hypot(x[h[i]] - cx, y[h[i]] - cy) - radius
+        total += d * d
+    return np.sqrt(total / len(h))
+
+
+@njit(cache=True)
+def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
+    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle in
+    # x-y, from its point closest to the beam line.
+    n = len(h)
+    cx, cy, radius = _circle_fit(h, use, x, y)
+    if radius == 0.0:
+        return np.inf
     phi0 = np.arctan2(-cy, -cx)
     s = np.zeros(n)
     zz = np.zeros(n)
@@ -441,10 +465,12 @@ def rz_outliers(tracks: Tracks, x, y, z, layer, along: np.ndarray, is_disk: np.n
 
 
 @njit(cache=True)
-def _inner_holes_kernel(ptr, hits, r, z, layer, z0, is_disk, pos, r_min, r_max, z_min, z_max,
-                        out):
+def _inner_holes_kernel(ptr, hits, r, z, layer, z0, present, is_disk, pos, r_min, r_max, z_min,
+                        z_max, out):
     n_layers = len(pos)
-    on_track = np.zeros(n_layers, dtype=np.bool_)
+    # A layer without any hit in the event is not part of it (a barrel-only or endcap-only
+    # file): crossing it is no hole.
+    on_track = ~present
     for k in range(len(ptr) - 1):
         a, b = ptr[k], ptr[k + 1]
         for m in range(a, b):
@@ -457,7 +483,7 @@ def _inner_holes_kernel(ptr, hits, r, z, layer, z0, is_disk, pos, r_min, r_max, 
                 holes += 1
         out[k] = holes
         for m in range(a, b):
-            on_track[layer[hits[m]]] = False
+            on_track[layer[hits[m]]] = not present[layer[hits[m]]]
 
 
 def inner_holes(tracks: Tracks, r: np.ndarray, z: np.ndarray, layer: np.ndarray,
@@ -467,11 +493,13 @@ def inner_holes(tracks: Tracks, r: np.ndarray, z: np.ndarray, layer: np.ndarray,
 
     A particle from the luminous region leaves a hit on (nearly) every layer it crosses; a
     track that starts further out is either a particle's outer part or a chance combination.
+    Layers with no hit in the event at all do not count.
     """
     out = np.zeros(len(tracks), dtype=np.int64)
     if len(tracks):
         z0 = np.nan_to_num(track_z0(tracks.ptr, tracks.hits, r, z))
-        _inner_holes_kernel(tracks.ptr, tracks.hits, r, z, layer, z0, layers.is_disk,
+        present = np.bincount(layer, minlength=len(layers)) > 0
+        _inner_holes_kernel(tracks.ptr, tracks.hits, r, z, layer, z0, present, layers.is_disk,
                             layers.position, layers.r_min, layers.r_max, layers.z_min,
                             layers.z_max, out)
     return out
@@ -488,15 +516,26 @@ def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) ->
         keep &= tracks.lengths() - outliers >= config.min_line_hits
     if config.holed_min_hits > 0:
         holes = inner_holes(tracks, np.hypot(x, y), z, layer, layers)
-        keep &= (holes < 2) | (tracks.lengths() >= config.holed_min_hits)
+        suspect = np.flatnonzero(keep & (holes >= 2) & (tracks.lengths() < config.holed_min_hits))
+        rms = circle_rms(tracks, x, y, suspect)
+        keep[suspect[rms > config.holed_max_xy_rms]] = False
     return keep
+
+
+def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
+    """RMS distance (mm) of the hits of tracks ``which`` from their circle fitted in x-y."""
+    out = np.empty(len(which))
+    for n, k in enumerate(which):
+        out[n] = _circle_rms(tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]], x, y)
+    return out
 
 
 def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> Tracks:
     """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
     (:func:`rz_outliers` at ``config.max_rz_chi2``), and the short tracks (fewer than
     ``config.holed_min_hits`` hits) that start after two or more layers without a hit
-    (:func:`inner_holes`).
+    (:func:`inner_holes`) and whose hits are not on one circle in x-y either (RMS distance
+    above ``config.holed_max_xy_rms``).
 
     Such tracks are, at full density, chance combinations of hits of several particles (on the
     ~97 % barrel event: mostly one hit from each of five particles). Meant for the tracks as

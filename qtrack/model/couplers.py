@@ -14,7 +14,7 @@ from numba import njit
 
 from ..config import ModelConfig
 from .doublets import Doublets
-from .kernels import csr, two_pass
+from .kernels import csr, sized_pass, unique_ints
 from .triplets import Triplets, curvature_sigma
 
 
@@ -39,12 +39,12 @@ class Model:
         return len(self.triplets)
 
 
-@njit(cache=True)
-def _quadruplet_kernel(t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_span, d_step,
+@njit(cache=True, nogil=True)
+def _quadruplet_kernel(row_lo, row_hi, t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_span, d_step,
                        max_dcurv, n_sigma, max_drz, max_strength, num_mult, xy_rel, xy_pow,
-                       rz_pow, vl_pow, q_t1, q_t2, q_s, fill):
+                       rz_pow, vl_pow, q_t1, q_t2, q_s):
     n = 0
-    for t1 in range(len(t_d1)):
+    for t1 in range(row_lo, row_hi):
         d = t_d2[t1]
         s1 = 0.0
         if n_sigma > 0.0:
@@ -67,7 +67,7 @@ def _quadruplet_kernel(t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_
             s = num_mult * (xy_rel * xy + (1.0 - xy_rel) * rz) / (1.0 + holes) ** vl_pow
             if s > max_strength:
                 continue
-            if fill:
+            if n < len(q_t1):
                 q_t1[n] = t1
                 q_t2[n] = t2
                 q_s[n] = s
@@ -96,12 +96,12 @@ def _max_path(q_t1, q_t2, order_fwd, n_triplets):
     return path
 
 
-@njit(cache=True)
-def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fill):
+@njit(cache=True, nogil=True)
+def _conflict_kernel(row_lo, row_hi, hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j):
     # For every hit, every pair of distinct kept doublets ending (or starting) there puts all
     # variables holding the one in conflict with all variables holding the other.
     n = 0
-    for h in range(len(hit_ptr) - 1):
+    for h in range(row_lo, row_hi):
         for a in range(hit_ptr[h], hit_ptr[h + 1]):
             da = hit_doublets[a]
             for b in range(a + 1, hit_ptr[h + 1]):
@@ -112,7 +112,7 @@ def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fil
                         vb = dbl_vars[kb]
                         if va == vb:
                             continue
-                        if fill:
+                        if n < len(out_i):
                             out_i[n] = min(va, vb)
                             out_j[n] = max(va, vb)
                         n += 1
@@ -121,7 +121,7 @@ def _conflict_kernel(hit_ptr, hit_doublets, dbl_ptr, dbl_vars, out_i, out_j, fil
 
 def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarray,
                    doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig(),
-                   sigma: np.ndarray | None = None) -> Model:
+                   sigma: np.ndarray | None = None, threads: int = 1) -> Model:
     """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``).
 
     ``order`` is each hit's layer position in the layer graph's topological order
@@ -134,14 +134,15 @@ def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarra
     sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)
     n_sigma = config.curvature_sigmas if sigma.any() else 0.0
     t_ptr = csr(triplets.d1, len(doublets))
-    q_t1, q_t2, q_s = two_pass(
+    # A tenth as many quadruplets as triplets at pile-up 200, a quarter in the barrel-only event.
+    q_t1, q_t2, q_s = sized_pass(
         _quadruplet_kernel,
         (triplets.d1, triplets.d2, t_ptr, triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
          triplets.curvature, triplets.drz, triplets.span, doublets.step, config.qplet_max_dcurv,
          n_sigma, config.tplet_max_drz,
          config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,
          config.xy_power, config.rz_power, config.volayer_power),
-        (np.int64, np.int64, np.float64),
+        (np.int64, np.int64, np.float64), 0.25 * len(triplets), len(triplets), threads,
     )
     n_quadruplets_all = len(q_t1)
     # Quadruplet (t1, t2) leads to (t2, t3): sorted by the layer order of its first hit, every
@@ -153,7 +154,10 @@ def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarra
     keep = path >= config.min_qplet_path
     q_t1, q_t2, q_s = q_t1[keep], q_t2[keep], q_s[keep]
 
-    kept = np.unique(np.concatenate([q_t1, q_t2]))
+    used = np.zeros(len(triplets), dtype=bool)
+    used[q_t1] = True
+    used[q_t2] = True
+    kept = np.flatnonzero(used)
     var_of = np.full(len(triplets), -1, dtype=np.int64)
     var_of[kept] = np.arange(len(kept))
     tk = triplets.take(kept)
@@ -163,21 +167,24 @@ def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarra
     var = np.concatenate([np.arange(len(kept)), np.arange(len(kept))])
     by_dbl = np.lexsort((var, dbl))
     dbl, var = dbl[by_dbl], var[by_dbl]
-    kept_dbl, dbl_local = np.unique(dbl, return_inverse=True)
+    new = np.ones(len(dbl), dtype=bool)
+    new[1:] = dbl[1:] != dbl[:-1]
+    kept_dbl, dbl_local = dbl[new], np.cumsum(new) - 1
     dbl_ptr = csr(dbl_local, len(kept_dbl))
     pairs = []
     for end in (doublets.outer, doublets.inner):
         hits = end[kept_dbl]
         by_hit = np.argsort(hits, kind="stable")
-        pairs.append(two_pass(
+        # About eight conflicts per variable and end at pile-up 200.
+        pairs.append(sized_pass(
             _conflict_kernel,
             (csr(hits[by_hit], n_hits), by_hit.astype(np.int64), dbl_ptr, var),
-            (np.int64, np.int64),
+            (np.int64, np.int64), 12 * len(kept), n_hits, threads,
         ))
     ci = np.concatenate([pairs[0][0], pairs[1][0]])
     cj = np.concatenate([pairs[0][1], pairs[1][1]])
     n_var = max(len(kept), 1)
-    key = np.unique(ci * n_var + cj)
+    key = unique_ints(ci * n_var + cj)
     return Model(
         triplets=tk,
         quad_t1=var_of[q_t1], quad_t2=var_of[q_t2], quad_strength=q_s,

@@ -17,8 +17,8 @@ import numpy as np
 from numba import njit
 
 from ..config import ModelConfig
-from .doublets import Doublets, rz_angle
-from .kernels import csr, two_pass
+from .doublets import Doublets, min_pt_curvature, rz_angle
+from .kernels import csr, sized_pass
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,11 @@ def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma):
     return drz - floor - n_sigma * np.sqrt(var)
 
 
-@njit(cache=True)
-def _triplet_kernel(inner, outer, out_ptr, x, y, z, sigma, along, disk, step, rz, max_span,
-                    max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, fill):
+@njit(cache=True, nogil=True)
+def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, step, rz, max_span,
+                    max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz):
     n = 0
-    for d1 in range(len(inner)):
+    for d1 in range(row_lo, row_hi):
         a = inner[d1]
         b = outer[d1]
         # Doublets leaving b are sorted by R-Z angle: only a window can pass the drz cut.
@@ -131,7 +131,7 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, z, sigma, along, disk, step, rz
             if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
                                                     drz_floor, n_sigma) > 0.0:
                 continue
-            if fill:
+            if n < len(t_d1):
                 t_d1[n] = d1
                 t_d2[n] = d2
                 t_curv[n] = curv
@@ -143,28 +143,33 @@ def _triplet_kernel(inner, outer, out_ptr, x, y, z, sigma, along, disk, step, rz
 def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Doublets,
                    max_layer_gap: int, config: ModelConfig = ModelConfig(),
                    sigma: np.ndarray | None = None, along: np.ndarray | None = None,
-                   disk: np.ndarray | None = None) -> Triplets:
+                   disk: np.ndarray | None = None, threads: int = 1, min_pt: float = 0.0,
+                   field_tesla: float = 2.0) -> Triplets:
     """All triplets passing the hard cuts.
 
-    ``sigma`` is each hit's r-phi resolution (mm; :meth:`LayerTable.resolution` of its layer);
+    The curvature cut is ``config.tplet_max_curv``, or the curvature of a track of ``min_pt``
+    (GeV) in ``field_tesla`` if larger. ``sigma`` is each hit's r-phi resolution (mm;
+    :meth:`LayerTable.resolution` of its layer);
     without it the curvature cut is the reference's fixed one. Triplets come out sorted by ``d1``
-    (the order :func:`build_couplers` needs).
+    (the order :func:`build_couplers` needs), whatever the number of ``threads``.
     """
     n_hits = len(x)
     sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    # The curvature cut admits at least the tracks the doublets were seeded for.
+    max_curv = max(config.tplet_max_curv, min_pt_curvature(min_pt, field_tesla))
     helix = along is not None and disk is not None and config.tplet_drz_floor > 0
     along = np.zeros(n_hits) if along is None else np.asarray(along, dtype=np.float64)
     disk = np.zeros(n_hits, dtype=np.bool_) if disk is None else np.asarray(disk, dtype=np.bool_)
     r = np.hypot(x, y)
     inner, outer = doublets.inner, doublets.outer
-    rz = rz_angle(inner, outer, r, z)
+    rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
     out_ptr = csr(inner, n_hits)
-    d1, d2, curv, drz = two_pass(
+    # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
+    d1, d2, curv, drz = sized_pass(
         _triplet_kernel,
         (inner, outer, out_ptr, x, y, z, sigma, along, disk, doublets.step, rz,
-         max_layer_gap + 1, config.tplet_max_curv, config.curvature_sigmas, config.tplet_max_drz,
+         max_layer_gap + 1, max_curv, config.curvature_sigmas, config.tplet_max_drz,
          config.tplet_drz_floor if helix else 0.0),
-        (np.int64, np.int64, np.float64, np.float64),
-    )
+        (np.int64, np.int64, np.float64, np.float64), 1.25 * len(inner), len(inner), threads)
     span = (doublets.step[d1] + doublets.step[d2]).astype(np.int8)
     return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz, span)
