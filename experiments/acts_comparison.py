@@ -64,7 +64,7 @@ DEFAULT_DATA = C.REPO.parent / "simdata"
 TRACKERS = {"qtrack": "qtrack (neal, default settings)", "acts": "ACTS seeding + CKF + ambiguity resolution",
             "acts_ckf": "ACTS seeding + CKF (no ambiguity resolution)"}
 MIN_TRACK_HITS = 5
-#: Focused particles' pT bins (GeV; they start at 1 GeV, the last bin takes every pT above 10 GeV)
+#: Focused particles' pT bins (GeV; they start at 1 GeV, the last bin runs from 10 GeV to 1 TeV)
 #: and the eta bins of every curve (the detector reaches |eta| 4, fitted track etas a little more).
 PT_EDGES = np.array([1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 1000.0])
 ETA_EDGES = np.arange(-4.5, 4.5 + 0.25, 0.5)
