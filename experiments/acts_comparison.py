@@ -1,33 +1,43 @@
 """qtrack next to ACTS (seeding + combinatorial Kalman filter, through pyacts) on the same simulated
-events, pile-up 0 to 200: efficiency, fake rate, duplicate rate, TrackML score and time per event.
+events, pile-up 0 to 200: efficiency, fake rate, duplicate rate, TrackML score and time per event,
+and efficiency versus pT and eta and fake rate versus eta at every pile-up point.
 
 The events are ``qtrack simulate``'s (Pythia8 ttbar + pile-up, ACTS Fatras on the generic detector,
 2 T), read from ``DATA/pu<MU>/event<k>-{hits,truth,particles}.csv.gz`` with ``detectors.csv.gz``;
 make them with ``python -m qtrack simulate -o DATA/pu<MU> --events K --pileup MU --seed 1``.
 On each event, after an untimed warm-up of both:
 
-* qtrack: ``qtrack.solve(event, sampler="neal", seed=1)``, default settings (today: the barrel,
-  volumes 8, 13, 17, only);
+* qtrack: ``qtrack.solve(event, sampler="neal", seed=1)``, default settings (the whole detector:
+  barrel and endcaps, every hit of the event);
 * ACTS: ``experiments/_acts.py`` (ACTS's generic-detector chain from full_chain_test.py: grid
   triplet seeding on the pixel layers, track parameter estimation, CKF with track selection,
   greedy ambiguity resolution), scored after the ambiguity resolution ("ACTS") and straight
   after the CKF ("ACTS CKF only").
 
-Both submissions are scored with qtrack's scorer (TrackML score) and with the issue's definitions:
-a focused particle has pT >= 1 GeV at production, a production vertex within 10 mm of the beam
-line (r) and hits on >= 5 distinct layers (volume, layer); it is found when a track holds > 50 % of
-its hits and > 50 % of the track's hits are its. Among tracks with >= 5 hits: fake = no particle
-(noise excluded) holds > 50 % of its hits; duplicate = a further such track of an already
-matched-majority particle. Efficiencies are pooled over the events of a pile-up point (found /
-focused), as are the track rates; times are medians over events.
+Both submissions are scored with qtrack's scorer (TrackML score) and with the issue's definitions,
+those of ``qtrack.scoring`` (``focused_particles``, ``matched_particles``; the oracle score is
+``focused_rates``'s): a focused particle has pT >= 1 GeV at production, a production vertex
+within 10 mm of the beam line (r) and hits on >= 5 distinct layers (volume, layer); it is found
+when a track holds > 50 % of its hits and > 50 % of the track's hits are its. Among tracks with
+>= 5 hits: fake = no particle (noise excluded) holds > 50 % of its hits; duplicate = a further
+such track of an already matched-majority particle. Efficiencies are pooled over the events of a
+pile-up point (found / focused), as are the track rates; times are medians over events.
+
+Versus pT and eta (events of a pile-up point pooled): efficiency of the focused particles against
+their pT and eta at production, and fake rate of the tracks with >= 5 hits against the track's eta
+(straight-line fit of z vs r of its hits, ``qtrack.plot.tables.track_table``); error bars are
+Clopper-Pearson 68 % intervals (``qtrack.plot.tables.binned_rate``, as in efficiency_pt_eta.py).
 
 Time per event is the wall time from the in-memory hits table to the submission: qtrack's stages
 doublets..tracks (``Result.timings`` without load and score); ACTS's stages measurements (hits
 to ACTS measurements) .. submission (tracks to hit ids). Both run single-process on this machine
 while other jobs run: the 1-minute load average is recorded before every run.
 
-Writes acts_comparison.json (every event, every stage, the summary, how it was measured),
-acts_comparison.csv (one row per pile-up and tracker) and acts_comparison.png.
+Writes acts_comparison.json (every event, every stage, the summary, the pT and eta bins, how it
+was measured), acts_comparison.csv (one row per pile-up and tracker), acts_comparison.png (versus
+pile-up), acts_comparison_pt_eta.csv (every bin: pile-up, tracker, curve, edges, n, k, rate and its
+interval) and acts_comparison_pt_eta.png (one row of panels per pile-up point). ``--replot``
+redraws both figures from the JSON.
 
     python experiments/acts_comparison.py --data /work/simdata --pileups 0 20 60 140 200 --events 2
     python experiments/acts_comparison.py --replot
@@ -51,10 +61,13 @@ import _common as C  # noqa: E402
 METHOD = ("in-process, one event after the other, qtrack then ACTS on each, after an untimed warm-up "
           "of both; time = wall time from the loaded hits to the submission, median over events")
 DEFAULT_DATA = C.REPO.parent / "simdata"
-BARREL_VOLUMES = (8, 13, 17)
-TRACKERS = {"qtrack": "qtrack (neal, barrel only)", "acts": "ACTS seeding + CKF + ambiguity resolution",
+TRACKERS = {"qtrack": "qtrack (neal, default settings)", "acts": "ACTS seeding + CKF + ambiguity resolution",
             "acts_ckf": "ACTS seeding + CKF (no ambiguity resolution)"}
 MIN_TRACK_HITS = 5
+#: Focused particles' pT bins (GeV; they start at 1 GeV, the last bin runs from 10 GeV to 1 TeV)
+#: and the eta bins of every curve (the detector reaches |eta| 4, fitted track etas a little more).
+PT_EDGES = np.array([1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 1000.0])
+ETA_EDGES = np.arange(-4.5, 4.5 + 0.25, 0.5)
 
 
 def parse_args(argv):
@@ -90,53 +103,45 @@ def parse_args(argv):
 # The issue's definitions
 
 
-def focused_particles(event) -> pd.DataFrame:
-    """Focused particles of an event: id and whether they reach beyond the barrel."""
-    truth, hits, particles = event.truth, event.hits, event.particles
-    on = pd.DataFrame({"particle_id": truth.particle_id.to_numpy(), "volume": hits.volume_id.to_numpy(),
-                       "layer": hits.layer_id.to_numpy()})
-    on = on[on.particle_id != 0]
-    layers = on.drop_duplicates().groupby("particle_id").size()
-    endcap = (~on.volume.isin(BARREL_VOLUMES)).groupby(on.particle_id).any()
-    p = particles.set_index("particle_id")
-    keep = (np.hypot(p.px, p.py) >= 1.0) & (np.hypot(p.vx, p.vy) <= 10.0)
-    ids = p.index[keep.to_numpy()]
-    ids = ids[layers.reindex(ids, fill_value=0).to_numpy() >= 5]
-    return pd.DataFrame({"particle_id": ids.to_numpy(), "endcap": endcap.reindex(ids).to_numpy(bool)})
-
-
-def rates(event, focused: pd.DataFrame, submission: pd.DataFrame) -> dict:
-    """Counts behind efficiency (all focused, barrel-only, reaching an endcap), fake and duplicate
-    rates of one submission."""
-    from qtrack.scoring import align, majority
+def rates(event, focused: pd.DataFrame, submission: pd.DataFrame) -> tuple[dict, np.ndarray, pd.DataFrame]:
+    """One submission against the focused particles (``qtrack.scoring.focused_particles``): the
+    counts behind efficiency (all focused, barrel-only, reaching an endcap), fake and duplicate
+    rates; whether each focused particle (row of ``focused``) is found; and the tracks with >= 5
+    hits (``eta`` fitted to their hits, ``fake``)."""
+    from qtrack.plot.tables import track_table
+    from qtrack.scoring import align, matched_particles
 
     pid = event.truth.particle_id.to_numpy()
     track_id = align(event.truth.hit_id.to_numpy(), submission.hit_id.to_numpy(),
                      submission.track_id.to_numpy())
-    on = track_id != 0
-    maj = majority(track_id[on], pid[on], np.ones(int(on.sum())))
-    particle_hits = pd.Series(pid).value_counts()
-    n_particle = particle_hits.reindex(maj.particle_id).to_numpy()
-    pure = (maj.n > maj.nhits / 2).to_numpy() & (maj.particle_id.to_numpy() != 0)
-    matched = pure & (maj.n.to_numpy() > n_particle / 2)
-    found = focused.particle_id.isin(maj.particle_id[matched])
-    long = (maj.nhits >= MIN_TRACK_HITS).to_numpy()
-    pure_long = maj.particle_id[pure & long].value_counts()
-    return {"focused": len(focused), "found": int(found.sum()),
-            "focused_barrel": int((~focused.endcap).sum()),
-            "found_barrel": int((found & ~focused.endcap).sum()),
-            "focused_endcap": int(focused.endcap.sum()), "found_endcap": int((found & focused.endcap).sum()),
-            "tracks": int(long.sum()), "tracks_all": len(maj), "fakes": int((long & ~pure).sum()),
-            "duplicates": int((pure_long - 1).sum())}
+    found = np.isin(focused.particle_id.to_numpy(), matched_particles(track_id, pid))
+    endcap = focused.endcap.to_numpy(bool)
+    tracks = track_table(event, track_id)
+    long = tracks[tracks.nhits >= MIN_TRACK_HITS]
+    pure_long = long.particle_id[~long.fake].value_counts()
+    counts = {"focused": len(focused), "found": int(found.sum()),
+              "focused_barrel": int((~endcap).sum()), "found_barrel": int((found & ~endcap).sum()),
+              "focused_endcap": int(endcap.sum()), "found_endcap": int((found & endcap).sum()),
+              "tracks": len(long), "tracks_all": len(tracks), "fakes": int(long.fake.sum()),
+              "duplicates": int((pure_long - 1).sum())}
+    return counts, found, long[["eta", "fake"]].reset_index(drop=True)
 
 
-def oracle_score(event, focused: pd.DataFrame) -> float:
-    """TrackML score of exactly the focused particles, each with all its hits: the ceiling."""
-    from qtrack.scoring import trackml_score
+def pt_eta_rows(mu: int, particles: pd.DataFrame, tracks: dict[str, pd.DataFrame]) -> list[dict]:
+    """The binned curves of one pile-up point, its events pooled: efficiency vs pT and vs eta
+    (``particles``: pt, eta, found_<tracker>) and fake rate vs track eta (``tracks[tracker]``:
+    eta, fake), with Clopper-Pearson 68 % intervals."""
+    from qtrack.plot.tables import binned_rate
 
-    t = event.truth
-    track = np.where(t.particle_id.isin(focused.particle_id), t.particle_id, 0)
-    return trackml_score(t.hit_id, t.particle_id, t.weight, t.hit_id, track)
+    rows = []
+    for name in TRACKERS:
+        found = particles[f"found_{name}"].to_numpy(bool)
+        t = tracks[name]
+        for curve, table in (("efficiency_vs_pt", binned_rate(particles.pt, found, PT_EDGES)),
+                             ("efficiency_vs_eta", binned_rate(particles.eta, found, ETA_EDGES)),
+                             ("fake_rate_vs_eta", binned_rate(t.eta, t.fake, ETA_EDGES))):
+            rows += [{"pileup": mu, "tracker": name, "curve": curve, **r} for r in table.to_dict("records")]
+    return rows
 
 
 def module_pitch(detectors: pd.DataFrame, hits: pd.DataFrame) -> np.ndarray:
@@ -158,7 +163,7 @@ def module_pitch(detectors: pd.DataFrame, hits: pd.DataFrame) -> np.ndarray:
 
 def run(args) -> dict:
     import qtrack
-    from qtrack.scoring import score_submission
+    from qtrack.scoring import focused_particles, score_submission
     from _acts import ActsConfig, ActsTracker
     from benchmarks.harness import provenance
     import dataclasses
@@ -168,11 +173,12 @@ def run(args) -> dict:
     acts_tracker = ActsTracker()
     acts_setup = time.perf_counter() - t
     C.warm_up()
-    events, warmed = [], False
+    events, pt_eta, warmed = [], [], False
     for mu in args.pileups:
         d = args.data / f"pu{mu}"
         detectors = pd.read_csv(d / "detectors.csv.gz")
         prefixes = sorted(str(p).split("-hits.csv")[0] for p in d.glob("event*-hits.csv*"))[:args.events]
+        particles, tracks_of = [], {name: [] for name in TRACKERS}  # pooled over this point's events
         for prefix in prefixes:
             event = qtrack.load_event(prefix)
             if event.particles is None or not {"vx", "vy"} <= set(event.particles.columns):
@@ -181,19 +187,21 @@ def run(args) -> dict:
             if not warmed:  # ACTS's first event pays one-off costs (page faults, lazy tables)
                 acts_tracker.reconstruct(event.hits, pitch)
                 warmed = True
-            focused = focused_particles(event)
+            focused = focused_particles(event.hits, event.truth, event.particles)
+            found_by = {}
             row = {"pileup": mu, "event": Path(prefix).name, "hits": len(event.hits),
-                   "hits_solved_by_qtrack": event.n_hits, "focused": len(focused),
-                   "oracle_score": oracle_score(event, focused)}
+                   "hits_solved_by_qtrack": event.n_hits, "focused": len(focused)}
 
             load = os.getloadavg()[0]
             t = time.perf_counter()
             result = qtrack.solve(event, sampler="neal", seed=args.seed)
             wall = time.perf_counter() - t - result.timings.get("score", 0.0)
             stages = {k: v for k, v in result.timings.items() if k not in ("load", "score")}
+            row["oracle_score"] = result.scores["oracle_score"]
+            counts, found_by["qtrack"], track_rows = rates(event, focused, result.submission)
+            tracks_of["qtrack"].append(track_rows)
             row["qtrack"] = {"time_s": wall, "stages_s": stages, "load_average_1min": round(load, 2),
-                             "trackml_score": score_submission(event.hits, event.truth, result.submission)[
-                                 "trackml_score"], **rates(event, focused, result.submission)}
+                             "trackml_score": result.scores["trackml_score"], **counts}
 
             load = os.getloadavg()[0]
             t = time.perf_counter()
@@ -204,19 +212,26 @@ def run(args) -> dict:
                 stages = dict(tracks.timings)
                 if not after:  # the CKF-only variant stops before the ambiguity resolution
                     stages.pop("ambiguity")
+                counts, found_by[name], track_rows = rates(event, focused, sub)
+                tracks_of[name].append(track_rows)
                 row[name] = {"time_s": wall - (0.0 if after else tracks.timings["ambiguity"]),
                              "stages_s": stages, "counts": tracks.counts, "load_average_1min": round(load, 2),
                              "trackml_score": score_submission(event.hits, event.truth, sub)["trackml_score"],
-                             **rates(event, focused, sub)}
+                             **counts}
             events.append(row)
+            particles.append(focused[["pt", "eta"]].assign(
+                **{f"found_{name}": found for name, found in found_by.items()}))
             q, a = row["qtrack"], row["acts"]
             print(f"PU{mu:<4d} {row['event']}: {row['hits']} hits, {len(focused)} focused | qtrack eff "
                   f"{q['found'] / max(q['focused'], 1):.3f} fakes {q['fakes']}/{q['tracks']} "
                   f"{q['time_s']:.1f} s | ACTS eff {a['found'] / max(a['focused'], 1):.3f} "
                   f"fakes {a['fakes']}/{a['tracks']} "
                   f"{a['time_s']:.1f} s (load {load:.1f})", flush=True)
+        pt_eta += pt_eta_rows(mu, pd.concat(particles, ignore_index=True),
+                              {name: pd.concat(t, ignore_index=True) for name, t in tracks_of.items()})
     return {"measured": measured, "trackers": TRACKERS, "acts_config": dataclasses.asdict(ActsConfig()),
-            "acts_setup_s": acts_setup, "events": events, "summary": summarize(events)}
+            "acts_setup_s": acts_setup, "events": events, "summary": summarize(events),
+            "pt_eta_bins": {"pt_edges_gev": PT_EDGES, "eta_edges": ETA_EDGES}, "pt_eta": pt_eta}
 
 
 def _ratio(a: int, b: int) -> float:
@@ -264,6 +279,8 @@ def draw(data: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from qtrack.io import atomic_open
+
     summary = pd.DataFrame(data["summary"])
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5), layout="constrained")
     (ax_eff, ax_fake), (ax_time, ax_score) = axes
@@ -276,8 +293,6 @@ def draw(data: dict, path: Path) -> None:
         ax_eff.plot(s.pileup, s.efficiency_barrel_only, color=st["color"], marker="^", ls="--", lw=0.8,
                     mfc="none", label=f"{name}: particles that stay in the barrel")
         ax_fake.plot(s.pileup, s.fake_rate, label=f"{name}: fake", **st)
-        if name == "acts_ckf":
-            continue
         ax_fake.plot(s.pileup, s.duplicate_rate, color=st["color"], marker="x", ls="-.", lw=0.8,
                      label=f"{name}: duplicate")
         ax_time.plot(s.pileup, s.time_s_median, label=label, **st)
@@ -303,7 +318,65 @@ def draw(data: dict, path: Path) -> None:
                  "focused: pT >= 1 GeV, r0 <= 10 mm, >= 5 layers", fontsize=10)
     C.footer(fig, data["measured"],
              extra=f"1-min load average before the runs {loads.min():.1f}-{loads.max():.1f}")
-    fig.savefig(path, dpi=120)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
+    plt.close(fig)
+
+
+#: Panels of the pT / eta figure: curve, x label, y label, log x.
+PT_ETA_PANELS = (("efficiency_vs_pt", "focused particle's pT at production (GeV)", "efficiency", True),
+                 ("efficiency_vs_eta", "focused particle's eta at production", "efficiency", False),
+                 ("fake_rate_vs_eta", "track eta (line fit of z vs r)", "fake rate (tracks >= 5 hits)",
+                  False))
+#: Trackers drawn versus pT and eta: ACTS's CKF-only tracks differ from its final ones by a few per
+#: mille and are in the CSV only.
+PT_ETA_DRAWN = ("qtrack", "acts")
+
+
+def draw_pt_eta(data: dict, path: Path) -> None:
+    """Efficiency vs pT and eta, fake rate vs eta: one row of panels per pile-up point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qtrack.io import atomic_open
+
+    bins = pd.DataFrame(data["pt_eta"])
+    pileups = sorted(bins.pileup.unique())
+    n_events = {r["pileup"]: r["events"] for r in data["summary"]}
+    fig, axes = plt.subplots(len(pileups), 3, figsize=(13, 1.2 + 2.8 * len(pileups)), squeeze=False,
+                             layout="constrained")
+    for i, mu in enumerate(pileups):
+        for j, (curve, xlabel, ylabel, log) in enumerate(PT_ETA_PANELS):
+            ax = axes[i, j]
+            for k, name in enumerate(PT_ETA_DRAWN):
+                t = bins[(bins.pileup == mu) & (bins.tracker == name) & (bins.curve == curve)]
+                total_k, total_n = int(t.k.sum()), int(t.n.sum())
+                t = t[t.n > 0]
+                lo, hi = t.lo_edge.to_numpy(), t.hi_edge.to_numpy()
+                # the two trackers side by side inside each bin
+                side = 1 if k else -1
+                x = np.sqrt(lo * hi) * (1 + 0.04 * side) if log else (lo + hi) / 2 + 0.06 * side
+                what = "found" if curve.startswith("eff") else "fakes"
+                ax.errorbar(x, t.rate, yerr=[t.rate - t.err_lo, t.err_hi - t.rate], xerr=[x - lo, hi - x],
+                            fmt=STYLE[name]["marker"], color=STYLE[name]["color"], ms=4, capsize=2,
+                            elinewidth=0.9, label=f"{name}: {total_k}/{total_n} {what}")
+            ax.set(xscale="log" if log else "linear")
+            if curve.startswith("eff"):
+                ax.set_ylim(-0.03, 1.05)
+            else:
+                ax.set_ylim(bottom=-0.01)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel(f"PU {mu} ({n_events[mu]} ev.): {ylabel}" if j == 0 else ylabel, fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="lower center" if curve.startswith("eff") else "upper center")
+    fig.suptitle("qtrack vs ACTS (seeding + CKF + ambiguity resolution) versus pT and eta, events of a "
+                 "pile-up point pooled; focused: pT >= 1 GeV, r0 <= 10 mm, >= 5 layers; bars: "
+                 "Clopper-Pearson 68 %", fontsize=9)
+    C.footer(fig, data["measured"])
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
 
 
@@ -313,7 +386,13 @@ def main(argv=None) -> int:
     data, fresh = C.run_or_load(args, args_json, run)
     if fresh:
         C.write_csv(args.out / "acts_comparison.csv", data["summary"])
+        C.write_csv(args.out / "acts_comparison_pt_eta.csv", data["pt_eta"])
     draw(data, args.out / "acts_comparison.png")
+    if "pt_eta" in data:
+        draw_pt_eta(data, args.out / "acts_comparison_pt_eta.png")
+    else:
+        print(f"note: {args_json} predates the pT / eta bins; run without --replot to get "
+              "acts_comparison_pt_eta.png", file=sys.stderr)
     for r in data["summary"]:
         print(f"PU{r['pileup']:<4d} {r['tracker']:9s} efficiency {r['efficiency']:.3f} (barrel-only "
               f"{r['efficiency_barrel_only']:.3f}) fake {r['fake_rate']:.3f} "

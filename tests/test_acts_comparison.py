@@ -29,6 +29,21 @@ def event():
 
 
 @pytest.fixture(scope="module")
+def focused(event):
+    from qtrack.scoring import focused_particles
+
+    return focused_particles(event.hits, event.truth, event.particles)
+
+
+@pytest.fixture(scope="module")
+def perfect(event, focused):
+    """The submission of exactly the focused particles, each with all its hits."""
+    pid = event.truth.particle_id.to_numpy()
+    return pd.DataFrame({"hit_id": event.truth.hit_id,
+                         "track_id": np.where(np.isin(pid, focused.particle_id), pid, 0)})
+
+
+@pytest.fixture(scope="module")
 def tracker():
     from _acts import ActsTracker
 
@@ -41,8 +56,7 @@ def acts_tracks(event, tracker):
     return tracker.reconstruct(event.hits, A.module_pitch(detectors, event.hits))
 
 
-def test_focused_definition(event):
-    focused = A.focused_particles(event)
+def test_focused_definition(event, focused):
     p = event.particles.set_index("particle_id").loc[focused.particle_id]
     assert (np.hypot(p.px, p.py) >= 1.0).all() and (np.hypot(p.vx, p.vy) <= 10.0).all()
     # the pT >= 1 GeV primaries of a ttbar + PU20 event: a couple of hundred
@@ -50,26 +64,58 @@ def test_focused_definition(event):
     assert 0 < focused.endcap.sum() < len(focused)
 
 
-def test_rates_of_truth_and_of_a_merged_track(event):
-    focused = A.focused_particles(event)
+def test_rates_of_truth_and_of_a_merged_track(event, focused, perfect):
     pid = event.truth.particle_id.to_numpy()
-    perfect = pd.DataFrame({"hit_id": event.truth.hit_id,
-                            "track_id": np.where(np.isin(pid, focused.particle_id), pid, 0)})
-    r = A.rates(event, focused, perfect)
+    r, found, tracks = A.rates(event, focused, perfect)
     assert r["found"] == r["focused"] == len(focused) and r["fakes"] == 0 and r["duplicates"] == 0
+    assert found.all() and len(found) == len(focused)
+    assert len(tracks) == r["tracks"] and not tracks.fake.any()
+    # a track's fitted eta is its particle's (straight tracks in r-z from near the beam line)
+    from qtrack.plot.tables import track_table
+
+    eta = focused.set_index("particle_id").eta
+    track_eta = track_table(event, perfect.track_id.to_numpy()).set_index("track_id").eta
+    assert (abs(track_eta - eta.reindex(track_eta.index)) < 0.05).mean() > 0.95
     # two focused particles of equal size in one track: no majority, so a fake, and neither is found
     sizes = pd.Series(pid[np.isin(pid, focused.particle_id)]).value_counts()
     same = sizes[sizes == sizes.value_counts().idxmax()].index[:2]
     merged = perfect.copy()
     merged.loc[np.isin(pid, same), "track_id"] = same[0]
-    r = A.rates(event, focused, merged)
-    assert r["found"] == len(focused) - 2 and r["fakes"] == 1
+    r, found, tracks = A.rates(event, focused, merged)
+    assert r["found"] == len(focused) - 2 and r["fakes"] == 1 and tracks.fake.sum() == 1
+    assert set(focused.particle_id[~found]) == set(same)
 
 
-def test_acts_finds_the_focused_particles(event, acts_tracks):
+def test_pt_eta_bins_and_figure(event, focused, perfect, acts_tracks, tmp_path):
+    """Every focused particle and every track lands in a bin; the truth is found in every bin;
+    the figure is drawn from what the JSON keeps."""
+    r_truth, found_truth, tracks_truth = A.rates(event, focused, perfect)
+    r_acts, found_acts, tracks_acts = A.rates(event, focused, acts_tracks.submission())
+    particles = focused[["pt", "eta"]].assign(found_qtrack=found_truth, found_acts=found_acts,
+                                              found_acts_ckf=found_acts)
+    rows = pd.DataFrame(A.pt_eta_rows(20, particles, {"qtrack": tracks_truth, "acts": tracks_acts,
+                                                      "acts_ckf": tracks_acts}))
+    total = rows.groupby(["tracker", "curve"])[["n", "k"]].sum()
+    for name, r in (("qtrack", r_truth), ("acts", r_acts)):
+        assert total.loc[(name, "efficiency_vs_pt")].tolist() == [r["focused"], r["found"]]
+        assert total.loc[(name, "efficiency_vs_eta")].tolist() == [r["focused"], r["found"]]
+        assert total.loc[(name, "fake_rate_vs_eta")].tolist() == [r["tracks"], r["fakes"]]
+    truth = rows[(rows.tracker == "qtrack") & rows.curve.str.startswith("efficiency") & (rows.n > 0)]
+    assert (truth.rate == 1.0).all() and (truth.err_hi == 1.0).all() and (truth.err_lo < 1.0).all()
+    acts = rows[(rows.tracker == "acts") & (rows.curve == "efficiency_vs_eta") & (rows.n > 0)]
+    assert (acts.err_lo <= acts.rate).all() and (acts.rate <= acts.err_hi).all()
+    summary = [{"pileup": 20, "events": 1}]
+    data = {"pt_eta": rows.to_dict("records"), "summary": summary,
+            "measured": {"method": "test", "machine": {"cpu": "cpu", "cores_usable": 2, "ram_gib": 1,
+                                                       "python": "3", "versions": {}},
+                         "load_average_1_5_15min": [0, 0, 0], "started": "now"}}
+    A.draw_pt_eta(data, tmp_path / "pt_eta.png")
+    assert (tmp_path / "pt_eta.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_acts_finds_the_focused_particles(event, focused, acts_tracks):
     """Physics floor: measured 0.881 efficiency and no fake on this event."""
-    focused = A.focused_particles(event)
-    r = A.rates(event, focused, acts_tracks.submission())
+    r, _, _ = A.rates(event, focused, acts_tracks.submission())
     assert r["found"] / r["focused"] >= 0.8
     assert r["found_barrel"] / r["focused_barrel"] >= 0.9
     assert r["fakes"] <= 0.01 * r["tracks"]
