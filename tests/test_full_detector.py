@@ -279,10 +279,15 @@ def test_inner_holes_and_the_holed_track_cut():
     rr = np.hypot(x, y)
     assert inner_holes(whole, rr, z, layer, table).tolist() == [0]
     assert inner_holes(late, rr, z, layer, table).tolist() == [2]
-    cfg = TrackConfig(holed_min_hits=7)
+    cfg = TrackConfig(holed_min_hits=7, holed_max_xy_rms=0.1)
     assert len(quality_cut(late, x, y, z, layer, table, cfg)) == 1
-    assert len(quality_cut(short, x, y, z, layer, table, cfg)) == 0
-    assert len(quality_cut(short, x, y, z, layer, table, TrackConfig(holed_min_hits=0))) == 1
+    # The short one stays while its hits lie on one circle (a secondary particle's track) ...
+    assert len(quality_cut(short, x, y, z, layer, table, cfg)) == 1
+    # ... and goes when one is 1 mm off it across the track (hits of several particles).
+    bent_y = y.copy()
+    bent_y[4] += 1.0
+    assert len(quality_cut(short, x, bent_y, z, layer, table, cfg)) == 0
+    assert len(quality_cut(short, x, bent_y, z, layer, table, TrackConfig(holed_min_hits=0))) == 1
 
 
 def test_curvature_sigma_matches_smeared_hits():
