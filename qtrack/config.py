@@ -226,8 +226,9 @@ class SolveConfig(_Section):
     #: (hot, cold) inverse temperatures; ``None`` scales them to the couplings.
     beta_range: tuple[float, float] | None = None
     #: Threads of the model's kernels (doublets to couplers), and threads sampling at once for
-    #: samplers that release the GIL (neal, steepest, sb, tabu). Every read is its own seeded
-    #: task and the kernels' outputs come in a fixed order, so the answer does not depend on this.
+    #: samplers that release the GIL (neal, steepest, sb, tabu). The reads are split into seeded
+    #: calls in a fixed way and the kernels' outputs come in a fixed order, so the answer does not
+    #: depend on this.
     threads: int = 2
 
 

@@ -24,8 +24,8 @@ class Capabilities:
 
     #: ``sample`` releases the GIL and may run in several threads at once.
     threads: bool = False
-    #: Reads are independent and seeded: the solve stage runs each read as its own call with its
-    #: own seed (so threads can share them out without changing the answer).
+    #: Reads are independent and seeded: the solve stage splits them into a fixed number of calls,
+    #: each with its own seed (so threads can share them out without changing the answer).
     split_reads: bool = False
     #: Many connected components may share one call (its cost grows about linearly with size);
     #: otherwise every component gets its own call.
