@@ -290,7 +290,8 @@ class TrackConfig(_Section):
     _section = "tracks"
     _rules = {"min_hits": _between(3), "double_hit_max_along": _NON_NEGATIVE,
               "merge_fraction": _between(0, 1, lo_open=True),
-              "min_line_hits": _between(4), "max_rz_chi2": _NON_NEGATIVE,
+              "min_line_hits": _between(4), "strip_min_line_hits": _between(4),
+              "max_rz_chi2": _NON_NEGATIVE,
               "rz_chi2_floor": _POSITIVE, "holed_min_hits": _NON_NEGATIVE,
               "holed_max_xy_rms": _NON_NEGATIVE}
 
@@ -309,6 +310,11 @@ class TrackConfig(_Section):
     min_line_hits: int = 4
     #: ... a straight line z(arc length) with chi2 per degree of freedom at most this (0 = no cut).
     max_rz_chi2: float = 3.0
+    #: Hits on that helix a track needs once it reaches the strips (beyond 200 mm of the beam
+    #: line): it has crossed more layers than a track staying in the pixels (forward tracks on
+    #: the pixel disks), so it may leave out fewer. At pile-up 200 most remaining fakes are
+    #: five hits from the pixels to the strips, one of them off the helix.
+    strip_min_line_hits: int = 5
     #: Error (mm) added in quadrature to every hit's resolution in that fit (multiple scattering).
     rz_chi2_floor: float = 0.3
     #: A track whose line crosses two or more layers without a hit between the beam line and its

@@ -21,6 +21,10 @@ from .model.doublets import crosses_layer
 from .model.kernels import unique_ints
 
 
+#: Layers within this radius (mm) are the pixel detector's.
+PIXEL_R_MAX = 200.0
+
+
 @dataclass(frozen=True)
 class Tracks:
     """Tracks as CSR: hits of track ``k`` are ``hits[ptr[k]:ptr[k+1]]`` (hit indices, inside out)."""
@@ -513,7 +517,12 @@ def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) ->
     if config.max_rz_chi2 > 0:
         outliers = rz_outliers(tracks, x, y, z, layer, layers.resolution()[1],
                                layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2)
-        keep &= tracks.lengths() - outliers >= config.min_line_hits
+        # A track reaching the strips has crossed more layers than one staying in the pixels.
+        strips = np.zeros(len(tracks), dtype=bool)
+        on_strips = layers.r_max[layer[tracks.hits]] > PIXEL_R_MAX
+        np.logical_or.at(strips, np.repeat(np.arange(len(tracks)), tracks.lengths()), on_strips)
+        need = np.where(strips, config.strip_min_line_hits, config.min_line_hits)
+        keep &= tracks.lengths() - outliers >= need
     if config.holed_min_hits > 0:
         holes = inner_holes(tracks, np.hypot(x, y), z, layer, layers)
         suspect = np.flatnonzero(keep & (holes >= 2) & (tracks.lengths() < config.holed_min_hits))
@@ -532,7 +541,8 @@ def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
 
 def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> Tracks:
     """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
-    (:func:`rz_outliers` at ``config.max_rz_chi2``), and the short tracks (fewer than
+    (``config.strip_min_line_hits`` for tracks with a hit in the strips; :func:`rz_outliers` at
+    ``config.max_rz_chi2``), and the short tracks (fewer than
     ``config.holed_min_hits`` hits) that start after two or more layers without a hit
     (:func:`inner_holes`) and whose hits are not on one circle in x-y either (RMS distance
     above ``config.holed_max_xy_rms``).

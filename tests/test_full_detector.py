@@ -153,9 +153,12 @@ def test_quality_cut_drops_tracks_off_one_helix():
     along = np.full(len(table), 0.01)
     outliers = rz_outliers(tracks, xs, ys, zs, layer, along, table.is_disk, 0.3, 3.0)
     assert outliers.tolist() == [0, 3, 1, 0]
-    out = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig())
+    out = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig(strip_min_line_hits=4))
     assert out.ptr.tolist() == [0, 5, 10, 14]
     assert out.hits[5:10].tolist() == [10, 11, 12, 13, 14]
+    # By default the one-outlier track, which reaches the strips (260 mm), needs all five.
+    default = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig())
+    assert default.ptr.tolist() == [0, 5, 9]
     strict = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig(min_line_hits=5))
     assert len(strict) == 1
     off = quality_cut(tracks, xs, ys, zs, layer, table, TrackConfig(max_rz_chi2=0.0))
@@ -325,3 +328,25 @@ def test_helix_drz_is_zero_along_a_helix():
     # Within three standard deviations of 3 mm long-strip resolution it passes again.
     along = np.full(3, 3.1)
     assert helix_drz_excess(x, y, bent, 0, 1, 2, curv, along, disk, 0.0, 3.0) < 0
+
+
+def test_tracks_reaching_the_strips_may_leave_out_fewer_hits():
+    # Five hits of a helix, the middle one 3 mm off in z. On the pixel disks alone (a forward
+    # track: 4 of 5 on the helix suffice, min_line_hits = 4) the track stays; from the pixels
+    # into the strips it needs strip_min_line_hits = 5 and goes, unless that is lowered to 4.
+    table = TRACKML
+    pick = lambda v, k: int(np.flatnonzero((table.volume_id == v) & (table.layer_id == k))[0])
+    barrel = np.flatnonzero(~table.is_disk)
+    barrel = barrel[np.argsort(table.position[barrel])]
+    cases = {"pixel disks": (np.array([pick(9, k) for k in (2, 4, 6, 8, 10)]),
+                             np.array([60.0, 70.0, 82.0, 96.0, 110.0]), 10.0, 1),
+             "into the strips": (barrel[2:7], table.position[barrel[2:7]], 0.3, 0)}
+    tracks = Tracks(np.array([0, 5]), np.arange(5), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    for name, (layer, r, cot, kept) in cases.items():
+        x, y, z = _helix(3333.0, r, cot, 0.0)
+        z = z.copy()
+        z[2] += 3.0
+        layer = layer.astype(np.int32)
+        assert len(quality_cut(tracks, x, y, z, layer, table, TrackConfig())) == kept, name
+        assert len(quality_cut(tracks, x, y, z, layer, table,
+                               TrackConfig(strip_min_line_hits=4))) == 1, name
