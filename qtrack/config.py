@@ -298,14 +298,14 @@ class TrackConfig(_Section):
     min_hits: int = 5
     #: Give every track the hits on the overlapping module of the layers it crosses ("double
     #: hits", about a quarter of a particle's hits in TrackML events), collected after the tracks
-    #: are built (:func:`qtrack.tracks.collect_double_hits`).
+    #: are built (:func:`qtrack.double_hits.collect_double_hits`).
     double_hits: bool = True
     #: How far (mm) along the track from its hit on the same layer a double hit may lie.
     double_hit_max_along: float = 40.0
     #: Before that, a track at least this fraction of whose hits are double hits of one longer
-    #: track is merged into it (:func:`qtrack.tracks.merge_parallel_tracks`).
+    #: track is merged into it (:func:`qtrack.double_hits.merge_parallel_tracks`).
     merge_fraction: float = 0.5
-    #: Track-quality cut (:func:`qtrack.tracks.quality_cut`): every track needs this many hits
+    #: Track-quality cut (:func:`qtrack.track_quality.quality_cut`): every track needs this many hits
     #: (4 or more) on one helix in r-z ...
     min_line_hits: int = 4
     #: ... a straight line z(arc length) with chi2 per degree of freedom at most this (0 = no cut).
@@ -318,7 +318,7 @@ class TrackConfig(_Section):
     #: Error (mm) added in quadrature to every hit's resolution in that fit (multiple scattering).
     rz_chi2_floor: float = 0.3
     #: A track whose line crosses two or more layers without a hit between the beam line and its
-    #: first hit needs this many hits (0 = no such cut) ... (:func:`qtrack.tracks.inner_holes`)
+    #: first hit needs this many hits (0 = no such cut) ... (:func:`qtrack.track_quality.inner_holes`)
     holed_min_hits: int = 7
     #: ... or its hits within this RMS distance (mm) of one circle in x-y. At pile-up 200 most
     #: chance combinations are such short tracks, starting mid-detector with hits of several

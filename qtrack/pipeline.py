@@ -33,8 +33,9 @@ from .model.qubo import Qubo, build_qubo, save_qubo
 from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
-from .tracks import (Tracks, build_tracks, collect_double_hits, double_hit_tolerance,
-                     merge_parallel_tracks, quality_cut)
+from .double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
+from .track_quality import quality_cut
+from .tracks import Tracks, build_tracks
 
 log = logging.getLogger("qtrack")
 

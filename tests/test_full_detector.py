@@ -15,9 +15,9 @@ from qtrack.config import BeamSpotConfig, DoubletConfig, TrackConfig
 from qtrack.event import load_event
 from qtrack.model.doublets import build_doublets, graph_of
 from qtrack.model.layers import TRACKML, read_detectors
-from qtrack.tracks import (Tracks, build_tracks, collect_double_hits, double_hit_tolerance,
-                           merge_parallel_tracks,
-                           quality_cut, rz_outliers)
+from qtrack.double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
+from qtrack.track_quality import quality_cut, rz_outliers
+from qtrack.tracks import Tracks, build_tracks
 
 SIM = REPO / "data" / "sim" / "event000000001"
 
@@ -268,7 +268,7 @@ def test_inner_holes_and_the_holed_track_cut():
     # A pT 2 GeV helix from z0 = 10 mm through the barrel: from the first pixel layer it has no
     # inner hole; started at the third layer (116 mm) it has two (32 and 72 mm), and the cut
     # keeps it only with holed_min_hits hits or more.
-    from qtrack.tracks import inner_holes
+    from qtrack.track_quality import inner_holes
 
     table = TRACKML
     barrel = np.flatnonzero(~table.is_disk)

@@ -1,0 +1,163 @@
+"""Double hits: where the modules of a layer overlap, a particle leaves two hits on it.
+
+After the tracks are built, tracks that run side by side through the overlapping modules (no hit
+in common, so no conflict coupler in the QUBO) are merged (:func:`merge_parallel_tracks`), then
+every hit on no track joins the track that passes next to it on its layer
+(:func:`collect_double_hits`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .model.kernels import unique_ints
+from .tracks import Tracks
+
+
+@njit(cache=True)
+def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, tol, max_s,
+                       other_tracks, best_track, best_d):
+    # For every hit of every track: hits on the same layer close to the track's local direction
+    # (from its neighbours on the track) are the other module of an overlap. Candidates are the
+    # unassigned hits, or with ``other_tracks`` the hits of the other tracks.
+    for k in range(len(ptr) - 1):
+        a, b = ptr[k], ptr[k + 1]
+        for m in range(a, b):
+            h = hits[m]
+            p, q = hits[max(m - 1, a)], hits[min(m + 1, b - 1)]
+            tx, ty, tz = x[q] - x[p], y[q] - y[p], z[q] - z[p]
+            norm = np.sqrt(tx * tx + ty * ty + tz * tz)
+            if norm == 0.0:
+                continue
+            tx, ty, tz = tx / norm, ty / norm, tz / norm
+            lay = layer[h]
+            l0, l1 = layer_start[lay], layer_start[lay + 1]
+            rh = np.hypot(x[h], y[h])
+            window = min((max_s + tol[lay]) / max(rh, 1.0), np.pi)
+            for side in range(3):
+                lo, hi = phi[h] - window, phi[h] + window
+                if side == 1:
+                    if lo >= -np.pi:
+                        continue
+                    lo, hi = lo + 2 * np.pi, np.pi
+                elif side == 2:
+                    if hi <= np.pi:
+                        continue
+                    lo, hi = -np.pi, hi - 2 * np.pi
+                else:
+                    lo, hi = max(lo, -np.pi), min(hi, np.pi)
+                j0 = l0 + np.searchsorted(phi[l0:l1], lo)
+                j1 = l0 + np.searchsorted(phi[l0:l1], hi, side="right")
+                for j in range(j0, j1):
+                    c = j
+                    if c == h or (track_of[c] == k + 1 if other_tracks else track_of[c] != 0):
+                        continue
+                    dx, dy, dz = x[c] - x[h], y[c] - y[h], z[c] - z[h]
+                    s = dx * tx + dy * ty + dz * tz
+                    if abs(s) > max_s:
+                        continue
+                    ex, ey, ez = dx - s * tx, dy - s * ty, dz - s * tz
+                    d = np.sqrt(ex * ex + ey * ey + ez * ez)
+                    if d <= tol[lay] and d < best_d[c]:
+                        best_d[c] = d
+                        best_track[c] = k
+
+
+def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, other_tracks):
+    """Per hit: the track (0-based) whose local direction passes nearest to it within tolerance
+    on its layer (-1: none), among tracks other than its own (``other_tracks``) or, for hits on
+    no track, all of them."""
+    n_hits = len(x)
+    phi = np.arctan2(y, x)
+    order = np.lexsort((phi, layer))
+    rank = np.empty(n_hits, dtype=np.int64)
+    rank[order] = np.arange(n_hits)
+    layer_start = np.searchsorted(layer[order], np.arange(len(tolerance) + 1)).astype(np.int64)
+    best_track = np.full(n_hits, -1, dtype=np.int64)
+    best_d = np.full(n_hits, np.inf)
+    _double_hit_kernel(tracks.ptr, rank[tracks.hits], tracks.track_of_hit(n_hits)[order],
+                       layer_start, phi[order], x[order], y[order], z[order], layer[order],
+                       np.asarray(tolerance, dtype=np.float64), float(max_along),
+                       bool(other_tracks), best_track, best_d)
+    out = np.empty(n_hits, dtype=np.int64)
+    out[order] = best_track
+    return out
+
+
+def _regroup(tracks: "Tracks", track: np.ndarray, hit: np.ndarray, n_tracks: int) -> "Tracks":
+    # Tracks from (track, hit) pairs, each track's hits in their given order.
+    sort = np.argsort(track, kind="stable")
+    ptr = np.searchsorted(track[sort], np.arange(n_tracks + 1)).astype(np.int64)
+    return Tracks(ptr, hit[sort], tracks.doublet_inner, tracks.doublet_outer)
+
+
+def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                        layer: np.ndarray, tolerance: np.ndarray, max_along: float) -> "Tracks":
+    """Add to every track the hits on the overlapping module of the layers it crosses.
+
+    A hit on no track joins the track whose local direction (through the neighbours of its hit
+    on the same layer) passes within ``tolerance[layer]`` mm of it, at most ``max_along`` mm
+    from that hit along the track; the nearest such track if several.
+    """
+    if len(tracks) == 0 or len(x) == 0:
+        return tracks
+    best = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False)
+    added = np.flatnonzero(best >= 0)
+    if len(added) == 0:
+        return tracks
+    track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()), best[added]])
+    return _regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
+
+
+def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                          layer: np.ndarray, tolerance: np.ndarray, max_along: float,
+                          min_fraction: float) -> "Tracks":
+    """Merge every track that runs alongside a longer one through the overlapping modules.
+
+    Where the modules of a layer overlap, a particle leaves two hits, and two tracks without a
+    shared hit (so without a conflict in the QUBO) can follow it side by side: on the forward
+    pixel disks this is most duplicates. A track at least ``min_fraction`` of whose hits are
+    double hits of one longer track (as :func:`collect_double_hits` finds them) is merged into it.
+    """
+    if len(tracks) < 2:
+        return tracks
+    best = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True)
+    lengths = tracks.lengths()
+    own = np.repeat(np.arange(len(tracks)), lengths)
+    partner = best[tracks.hits]
+    ok = partner >= 0
+    pair, count = np.unique(np.stack([own[ok], partner[ok]], axis=1), axis=0,
+                            return_counts=True)
+    if len(pair) == 0:
+        return tracks
+    src, dst = pair[:, 0], pair[:, 1]
+    # Into the longer track (the lower index among equals), when enough of the shorter's hits
+    # lie alongside it; each track goes into at most one other, the best matched.
+    longer = (lengths[dst] > lengths[src]) | ((lengths[dst] == lengths[src]) & (dst < src))
+    good = longer & (count >= min_fraction * lengths[src])
+    src, dst, count = src[good], dst[good], count[good]
+    order = np.lexsort((dst, -count, src))
+    src, dst = src[order], dst[order]
+    first = np.ones(len(src), dtype=bool)
+    first[1:] = src[1:] != src[:-1]
+    into = np.arange(len(tracks))
+    into[src[first]] = dst[first]
+    # Follow chains (a into b into c) to their end; ``longer`` makes them acyclic.
+    while True:
+        nxt = into[into]
+        if (nxt == into).all():
+            break
+        into = nxt
+    if (into == np.arange(len(tracks))).all():
+        return tracks
+    keep = unique_ints(into)
+    new_id = np.full(len(tracks), -1, dtype=np.int64)
+    new_id[keep] = np.arange(len(keep))
+    return _regroup(tracks, new_id[into[own]], tracks.hits, len(keep))
+
+
+def double_hit_tolerance(layers) -> np.ndarray:
+    """Distance (mm) from a track's direction within which a same-layer hit is its double hit,
+    per layer: the hit resolution across the track grows from the pixels (layers within 200 mm of
+    the beam line) to the short (within 750 mm) and long strips."""
+    return np.select([layers.r_max <= 200.0, layers.r_max <= 750.0], [0.5, 2.0], 8.0)

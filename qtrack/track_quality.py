@@ -1,0 +1,261 @@
+"""The track-quality cut: which built tracks are chance combinations of hits of several particles.
+
+A track must have enough hits on one helix in r-z (:func:`rz_outliers`), more of them once it
+reaches the strips, and a weak track (short, starting after layers without a hit:
+:func:`inner_holes`) must have its hits on one circle in x-y (:func:`quality_cut`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .config import TrackConfig
+from .model.doublets import crosses_layer
+from .tracks import Tracks, track_z0
+
+#: Layers within this radius (mm) are the pixel detector's.
+PIXEL_R_MAX = 200.0
+
+
+@njit(cache=True)
+def _line_chi2(s, z, sigma, use):
+    # chi2 of the weighted least-squares line z(s) through the points with ``use``.
+    sw = sws = swz = swss = swsz = 0.0
+    for i in range(len(s)):
+        if not use[i]:
+            continue
+        w = 1.0 / (sigma[i] * sigma[i])
+        sw += w
+        sws += w * s[i]
+        swz += w * z[i]
+        swss += w * s[i] * s[i]
+        swsz += w * s[i] * z[i]
+    det = sw * swss - sws * sws
+    if det <= 0.0:
+        return np.inf
+    slope = (sw * swsz - sws * swz) / det
+    z0 = (swz - slope * sws) / sw
+    chi2 = 0.0
+    for i in range(len(s)):
+        if use[i]:
+            d = (z[i] - z0 - slope * s[i]) / sigma[i]
+            chi2 += d * d
+    return chi2
+
+
+@njit(cache=True)
+def _circle_fit(h, use, x, y):
+    # The circle through the hits ``h[use]`` in x-y (algebraic fit x^2 + y^2 + D x + E y + F = 0):
+    # centre and radius, radius 0 when they are collinear.
+    n = len(h)
+    m = np.zeros((3, 3))
+    v = np.zeros(3)
+    for i in range(n):
+        if not use[i]:
+            continue
+        row = (x[h[i]], y[h[i]], 1.0)
+        rhs = -(x[h[i]] * x[h[i]] + y[h[i]] * y[h[i]])
+        for a in range(3):
+            v[a] += row[a] * rhs
+            for b in range(3):
+                m[a, b] += row[a] * row[b]
+    if abs(np.linalg.det(m)) < 1e-12 * max(m[0, 0] * m[1, 1], 1.0):
+        return 0.0, 0.0, 0.0
+    d, e, f = np.linalg.solve(m, v)
+    cx, cy = -d / 2.0, -e / 2.0
+    return cx, cy, np.sqrt(max(cx * cx + cy * cy - f, 1e-9))
+
+
+@njit(cache=True)
+def _circle_rms(h, x, y):
+    # RMS distance (mm) of the hits from the circle fitted through them in x-y.
+    use = np.ones(len(h), dtype=np.bool_)
+    cx, cy, radius = _circle_fit(h, use, x, y)
+    if radius == 0.0:
+        return 0.0
+    total = 0.0
+    for i in range(len(h)):
+        d = np.hypot(x[h[i]] - cx, y[h[i]] - cy) - radius
+        total += d * d
+    return np.sqrt(total / len(h))
+
+
+@njit(cache=True)
+def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
+    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle in
+    # x-y, from its point closest to the beam line.
+    n = len(h)
+    cx, cy, radius = _circle_fit(h, use, x, y)
+    if radius == 0.0:
+        return np.inf
+    phi0 = np.arctan2(-cy, -cx)
+    s = np.zeros(n)
+    zz = np.zeros(n)
+    sm = zm = 0.0
+    for i in range(n):
+        dphi = np.arctan2(y[h[i]] - cy, x[h[i]] - cx) - phi0
+        dphi = (dphi + np.pi) % (2.0 * np.pi) - np.pi
+        s[i] = abs(dphi) * radius
+        zz[i] = z[h[i]]
+        if use[i]:
+            sm += s[i]
+            zm += zz[i]
+    k = use.sum()
+    sm /= k
+    zm /= k
+    # Disk hits are measured in r, not z: their z error is the r error times dz/ds.
+    num = den = 0.0
+    for i in range(n):
+        if use[i]:
+            num += (s[i] - sm) * (zz[i] - zm)
+            den += (s[i] - sm) ** 2
+    slope = abs(num / den) if den > 0.0 else 0.0
+    sigma = np.ones(n)
+    for i in range(n):
+        a = along[layer[h[i]]] * (slope if is_disk[layer[h[i]]] else 1.0)
+        sigma[i] = np.sqrt(a * a + floor * floor)
+    return _line_chi2(s, zz, sigma, use)
+
+
+@njit(cache=True)
+def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_chi2, out):
+    for k in range(len(ptr) - 1):
+        h = hits[ptr[k]:ptr[k + 1]]
+        n = len(h)
+        out[k] = max(n - 2, 0)
+        use = np.ones(n, dtype=np.bool_)
+        # Leave out, one at a time, the hit whose removal lowers chi2 most; at least four stay.
+        for removed in range(n - 3):
+            if _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor) \
+                    <= max_chi2 * (n - removed - 2):
+                out[k] = removed
+                break
+            if n - removed <= 4:
+                break
+            best, best_i = np.inf, -1
+            for i in range(n):
+                if use[i]:
+                    use[i] = False
+                    c = _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor)
+                    use[i] = True
+                    if c < best:
+                        best, best_i = c, i
+            if best_i < 0:
+                break
+            use[best_i] = False
+
+
+def rz_outliers(tracks: Tracks, x, y, z, layer, along: np.ndarray, is_disk: np.ndarray,
+                floor: float, max_chi2: float) -> np.ndarray:
+    """Per track: how many of its hits must be left out for the others to lie on a straight line
+    z(s) (s: arc length of the circle fitted in x-y) with chi2 per degree of freedom at most
+    ``max_chi2``; hits are left out one at a time, each time the one whose removal lowers chi2
+    most, the circle refitted without it (four hits stay at least: ``n - 2`` when even they do not
+    fit).
+
+    Each hit's error is its layer's resolution along the strips (``along``, mm; converted to z
+    by the track's slope on disks) and ``floor`` (mm: multiple scattering, misalignment) in
+    quadrature.
+    """
+    out = np.zeros(len(tracks), dtype=np.int64)
+    if len(tracks):
+        _rz_outliers_kernel(tracks.ptr, tracks.hits, x, y, z, layer,
+                            np.asarray(along, np.float64), np.asarray(is_disk, np.bool_),
+                            float(floor), float(max_chi2), out)
+    return out
+
+
+@njit(cache=True)
+def _inner_holes_kernel(ptr, hits, r, z, layer, z0, present, is_disk, pos, r_min, r_max, z_min,
+                        z_max, out):
+    n_layers = len(pos)
+    # A layer without any hit in the event is not part of it (a barrel-only or endcap-only
+    # file): crossing it is no hole.
+    on_track = ~present
+    for k in range(len(ptr) - 1):
+        a, b = ptr[k], ptr[k + 1]
+        for m in range(a, b):
+            on_track[layer[hits[m]]] = True
+        first = hits[a]
+        holes = 0
+        for lay in range(n_layers):
+            if not on_track[lay] and crosses_layer(lay, 0.0, z0[k], r[first], z[first], is_disk, pos,
+                                              r_min, r_max, z_min, z_max):
+                holes += 1
+        out[k] = holes
+        for m in range(a, b):
+            on_track[layer[hits[m]]] = not present[layer[hits[m]]]
+
+
+def inner_holes(tracks: Tracks, r: np.ndarray, z: np.ndarray, layer: np.ndarray,
+                layers) -> np.ndarray:
+    """Per track: the layers its r-z line crosses between the beam line and its first hit on
+    which it has no hit.
+
+    A particle from the luminous region leaves a hit on (nearly) every layer it crosses; a
+    track that starts further out is either a particle's outer part or a chance combination.
+    Layers with no hit in the event at all do not count.
+    """
+    out = np.zeros(len(tracks), dtype=np.int64)
+    if len(tracks):
+        z0 = np.nan_to_num(track_z0(tracks.ptr, tracks.hits, r, z))
+        present = np.bincount(layer, minlength=len(layers)) > 0
+        _inner_holes_kernel(tracks.ptr, tracks.hits, r, z, layer, z0, present, layers.is_disk,
+                            layers.position, layers.r_min, layers.r_max, layers.z_min,
+                            layers.z_max, out)
+    return out
+
+
+def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> np.ndarray:
+    """Which tracks pass the quality cut (see :func:`quality_cut`)."""
+    keep = np.ones(len(tracks), dtype=bool)
+    if len(tracks) == 0:
+        return keep
+    if config.max_rz_chi2 > 0:
+        outliers = rz_outliers(tracks, x, y, z, layer, layers.resolution()[1],
+                               layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2)
+        # A track reaching the strips has crossed more layers than one staying in the pixels.
+        strips = np.zeros(len(tracks), dtype=bool)
+        on_strips = layers.r_max[layer[tracks.hits]] > PIXEL_R_MAX
+        np.logical_or.at(strips, np.repeat(np.arange(len(tracks)), tracks.lengths()), on_strips)
+        need = np.where(strips, config.strip_min_line_hits, config.min_line_hits)
+        keep &= tracks.lengths() - outliers >= need
+    if config.holed_min_hits > 0:
+        holes = inner_holes(tracks, np.hypot(x, y), z, layer, layers)
+        suspect = np.flatnonzero(keep & (holes >= 2) & (tracks.lengths() < config.holed_min_hits))
+        rms = circle_rms(tracks, x, y, suspect)
+        keep[suspect[rms > config.holed_max_xy_rms]] = False
+    return keep
+
+
+def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
+    """RMS distance (mm) of the hits of tracks ``which`` from their circle fitted in x-y."""
+    out = np.empty(len(which))
+    for n, k in enumerate(which):
+        out[n] = _circle_rms(tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]], x, y)
+    return out
+
+
+def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> Tracks:
+    """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
+    (``config.strip_min_line_hits`` for tracks with a hit in the strips; :func:`rz_outliers` at
+    ``config.max_rz_chi2``), and the short tracks (fewer than
+    ``config.holed_min_hits`` hits) that start after two or more layers without a hit
+    (:func:`inner_holes`) and whose hits are not on one circle in x-y either (RMS distance
+    above ``config.holed_max_xy_rms``).
+
+    Such tracks are, at full density, chance combinations of hits of several particles (on the
+    ~97 % barrel event: mostly one hit from each of five particles). Meant for the tracks as
+    built from the triplets, before double hits are collected (a wrong double hit would spoil
+    the fit of a good track).
+    """
+    keep = quality_mask(tracks, x, y, z, layer, layers, config)
+    if keep.all():
+        return tracks
+    lengths = tracks.lengths()
+    hits = tracks.hits[np.repeat(keep, lengths)]
+    ptr = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
+    in_track = np.zeros(len(x), dtype=bool)
+    in_track[hits] = True
+    inner = in_track[tracks.doublet_inner] & in_track[tracks.doublet_outer]
+    return Tracks(ptr, hits, tracks.doublet_inner[inner], tracks.doublet_outer[inner])
