@@ -325,3 +325,12 @@ def warm_up() -> None:
     cfg = Config().replace(solve={"num_reads": 2, "num_sweeps": 50})
     pipeline.solve(WARMUP_EVENT, config=cfg)
     pipeline.solve(WARMUP_EVENT, config=cfg.replace(model={"use_d0_weights": True}))
+
+
+def run_main(main) -> None:
+    """Exit with ``main()``'s code; Ctrl-C ends with one line and exit code 130."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
+        sys.exit(130)
