@@ -72,6 +72,14 @@ def _check_value(section, f, value):
     where = f"[{section._section}] {f.name} = {value!r}"
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     check, text = section._rules.get(f.name, _ANY)
+    if f.name == "min_pts":
+        if (isinstance(value, (list, tuple)) and len(value) <= 4
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and math.isfinite(v) and 0.05 <= v <= 100 for v in value)
+                and all(a > b for a, b in zip(value, value[1:]))):
+            return tuple(float(v) for v in value)
+        raise InputError(f"{where}: expected up to 4 pT thresholds (GeV) between 0.05 and 100, "
+                         f"highest first")
     if f.name == "beta_range":
         if value is None:
             return None
@@ -161,7 +169,8 @@ class ModelConfig(_Section):
     _section = "model"
     _rules = {"tplet_max_curv": _POSITIVE, "curvature_sigmas": _between(0, 10),
               "tplet_max_drz": _POSITIVE, "tplet_drz_floor": _NON_NEGATIVE,
-              "qplet_max_dcurv": _POSITIVE, "qplet_max_strength": _between(None, 0),
+              "qplet_max_dcurv": _POSITIVE,
+              "layer_radiation_length": _between(0, 0.5), "qplet_max_strength": _between(None, 0),
               "num_multiplier": (lambda v: v < 0, "< 0 (quadruplet couplers are negative)"),
               "xy_relative_strength": _FRACTION, "xy_power": _POSITIVE, "rz_power": _POSITIVE,
               "volayer_power": _NON_NEGATIVE, "min_qplet_path": _NON_NEGATIVE,
@@ -183,6 +192,14 @@ class ModelConfig(_Section):
     #: measurement by at most this (rad), for multiple scattering (0 = no such cut).
     tplet_drz_floor: float = 0.02
     qplet_max_dcurv: float = 1e-4
+    #: Material of every layer (radiation lengths at normal incidence) for the scattering
+    #: allowance of the curvature and R-Z cuts (:mod:`qtrack.model.scattering`; 0 = the sensors'
+    #: silicon alone, from ``detectors.csv``'s ``module_t``). The sensors are 0.16-0.37 % X0;
+    #: the curvature differences of true consecutive triplets in ``qtrack simulate`` events (ACTS
+    #: generic detector) are 3.9-4.7 times wider (68 % quantile, 0.1-1 GeV primaries) than the
+    #: Highland formula gives for the silicon alone, i.e. about 16 x 0.16 % = 2.5 % X0 per
+    #: layer with supports and services, as in the LHC trackers (1.5-3 % X0 per pixel layer).
+    layer_radiation_length: float = 0.025
     qplet_max_strength: float = -0.2
     num_multiplier: float = -1.0
     xy_relative_strength: float = 0.5
@@ -327,6 +344,26 @@ class TrackConfig(_Section):
 
 
 @dataclass(frozen=True)
+class PassesConfig(_Section):
+    """Iterative tracking: more passes, each its own QUBO, over the hits earlier tracks left.
+
+    The first pass is the model of the other sections (``doublets.min_pt``, primaries from the
+    luminous region). Each further pass repeats it at a lower pT on the hits no track of an
+    earlier pass took, so the confident high-pT tracks are settled before the dense low-pT
+    combinatorics starts, and the later QUBOs hold fewer hits. Every track still comes from
+    triplets a sampler selected. The passes' tracks are pooled before the double hits are
+    collected.
+    """
+
+    _section = "passes"
+
+    #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
+    #: fast mode, ``--preset fast``). 0.15 GeV is a 250 mm radius at 2 T: the track still crosses
+    #: the four pixel layers and the first strip layer (r = 260 mm) before turning back.
+    min_pts: tuple[float, ...] = (0.15,)
+
+
+@dataclass(frozen=True)
 class Config:
     doublets: DoubletConfig = field(default_factory=DoubletConfig)
     beamspot: BeamSpotConfig = field(default_factory=BeamSpotConfig)
@@ -335,6 +372,7 @@ class Config:
     tracks: TrackConfig = field(default_factory=TrackConfig)
     sb: SBConfig = field(default_factory=SBConfig)
     qpu: QPUConfig = field(default_factory=QPUConfig)
+    passes: PassesConfig = field(default_factory=PassesConfig)
 
     def replace(self, **sections) -> "Config":
         """Return a copy with some fields changed: ``cfg.replace(solve={"seed": 3})``."""
@@ -344,7 +382,7 @@ class Config:
         """A copy with fields changed by their bare name, e.g. ``num_reads=8, min_pt=0.9``.
 
         A name found in several sections goes to the first of doublets, beamspot, model, solve, tracks,
-        sb, qpu (``num_reads`` is ``solve.num_reads``); use :meth:`replace` for the others.
+        sb, qpu, passes (``num_reads`` is ``solve.num_reads``); use :meth:`replace` for the others.
         """
         if not settings:
             return self

@@ -35,7 +35,7 @@ from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
 from .double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
 from .track_quality import quality_cut
-from .tracks import Tracks, build_tracks
+from .tracks import Tracks, build_tracks, concat_tracks
 
 log = logging.getLogger("qtrack")
 
@@ -116,6 +116,8 @@ class Result(Built):
     tracks: Tracks | None = None
     submission: pd.DataFrame | None = None
     scores: dict | None = None
+    #: Per pass: its pT threshold, hits, QUBO size, components, energy and tracks.
+    passes: list = field(default_factory=list)
 
     @property
     def sampleset(self) -> dimod.SampleSet:
@@ -137,6 +139,7 @@ class Result(Built):
                 "tracks": len(self.tracks),
             },
             "energy": self.solution.energy,
+            "passes": self.passes,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "scores": self.scores,
             "solver_info": self.solution.info,
@@ -157,41 +160,61 @@ def _stage(timings: dict, name: str):
 
 
 def build(event: Event | str | Path, config: Config | None = None) -> Built:
-    """Load (if given a path) and build the QUBO of an event."""
+    """Load (if given a path) and build the QUBO of an event (its first pass)."""
     config = config or Config()
     timings: dict[str, float] = {}
     if not isinstance(event, Event):
         with _stage(timings, "load") as st:
             event = load_event(event)
             st["size"] = f"{event.n_hits} hits" + ("" if event.has_truth else ", no truth")
-    x, y, z = event.x, event.y, event.z
     beamspot = config.beamspot
     if beamspot.estimate:
         with _stage(timings, "beamspot") as st:
-            half = estimate_z0_max(x, y, z, event.layer, event.layers, beamspot)
+            half = estimate_z0_max(event.x, event.y, event.z, event.layer, event.layers, beamspot)
             beamspot = beamspot.replace(z0_max=half, estimate=False)
             st["size"] = f"luminous region |z| <= {half:.1f} mm"
+    doublets, triplets, model, qubo = _build_model(
+        event.x, event.y, event.z, event.layer, event.layers, config, beamspot, timings)
+    return Built(event, config, beamspot, doublets, triplets, model, qubo, timings)
+
+
+def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfig,
+                 timings: dict, suffix: str = ""):
+    """Doublets, triplets, couplers and QUBO of hits given as arrays (one pass)."""
     threads = config.solve.threads
-    with _stage(timings, "doublets") as st:
-        doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets, beamspot,
-                                  threads)
+    with _stage(timings, "doublets" + suffix) as st:
+        doublets = build_doublets(x, y, z, layer, layers, config.doublets, beamspot, threads)
         st["size"] = f"{len(doublets)} doublets"
-    across, along = event.layers.resolution()
-    sigma = across[event.layer]
-    with _stage(timings, "triplets") as st:
+    across, along = layers.resolution()
+    sigma = across[layer]
+    with _stage(timings, "triplets" + suffix) as st:
         triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model,
-                                  sigma, along[event.layer], event.layers.is_disk[event.layer],
-                                  threads, config.doublets.min_pt, config.doublets.field_tesla)
+                                  sigma, along[layer], layers.is_disk[layer], threads,
+                                  config.doublets.min_pt, config.doublets.field_tesla,
+                                  _radiation_lengths(layers, config)[layer])
         st["size"] = f"{len(triplets)} triplets"
-    with _stage(timings, "couplers") as st:
-        order = graph_of(event.layers, config.doublets).order[event.layer]
+    with _stage(timings, "couplers" + suffix) as st:
+        order = graph_of(layers, config.doublets).order[layer]
         model = build_couplers(x, y, z, order, doublets, triplets, config.model, sigma, threads)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
-    with _stage(timings, "qubo") as st:
+    with _stage(timings, "qubo" + suffix) as st:
         qubo = build_qubo(x, y, z, model, config.model, beamspot)
         st["size"] = f"{qubo.num_variables} variables, {qubo.num_couplers} couplers"
-    return Built(event, config, beamspot, doublets, triplets, model, qubo, timings)
+    return doublets, triplets, model, qubo
+
+
+def _radiation_lengths(layers, config: Config) -> np.ndarray:
+    if config.model.layer_radiation_length > 0:
+        return np.full(len(layers), config.model.layer_radiation_length)
+    return layers.radiation_lengths()
+
+
+def pass_configs(config: Config) -> list[Config]:
+    """The config of every pass: the first is ``config``; each later one lowers
+    ``doublets.min_pt`` to its ``passes.min_pts`` entry (the curvature cuts follow)."""
+    return [config] + [config.replace(doublets={"min_pt": pt}) for pt in config.passes.min_pts
+                       if pt < config.doublets.min_pt]
 
 
 def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
@@ -244,27 +267,39 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     if isinstance(sampler, str):
         sampler_name, sampler = sampler, get_sampler(sampler, config)
     qubo = built.current_qubo()
-    with _stage(timings, "solve") as st:
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=1.0, unit="", desc="sampling", leave=False,
-                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
-        try:
-            solution = solve_qubo(qubo, sampler, config.solve,
-                                  progress=bar.update if bar else None)
-        finally:
-            if bar:
-                bar.close()
-        st["size"] = (f"{solution.n_components} components (largest {solution.largest_component}), "
-                      f"energy {solution.energy:.3f}")
-    t = built.model.triplets
+    configs = pass_configs(config)
+    hit_tracks, passes = [], []
+    free = np.arange(event.n_hits)
+    solution = None
+    for k, cfg in enumerate(configs):
+        suffix = "" if k == 0 else f"/{k + 1}"
+        if k == 0:
+            pass_qubo, triplets = qubo, built.model.triplets
+        else:
+            # Later passes see only the hits no earlier track took.
+            taken = np.zeros(event.n_hits, dtype=bool)
+            for t in hit_tracks:
+                taken[t.hits] = True
+            free = np.flatnonzero(~taken)
+            _, _, model, pass_qubo = _build_model(
+                event.x[free], event.y[free], event.z[free], event.layer[free], event.layers, cfg,
+                built.beamspot, timings, suffix)
+            triplets = model.triplets
+        pass_solution, tracks = _solve_pass(pass_qubo, triplets, sampler, cfg, event, free,
+                                            built.beamspot, timings, suffix, progress)
+        if k == 0:
+            solution = pass_solution
+        hit_tracks.append(tracks)
+        passes.append({"min_pt": cfg.doublets.min_pt, "hits": int(len(free)),
+                       "qubo_variables": pass_qubo.num_variables,
+                       "qubo_couplers": pass_qubo.num_couplers,
+                       "components": pass_solution.n_components,
+                       "largest_component": pass_solution.largest_component,
+                       "energy": pass_solution.energy,
+                       "selected_triplets": int(pass_solution.state.sum()),
+                       "tracks": len(tracks)})
     with _stage(timings, "tracks") as st:
-        tracks = build_tracks(t.h1, t.h2, t.h3, solution.state, event.hit_id, config.tracks,
-                              r=event.r, z=event.z, z0_max=built.beamspot.z0_max)
-        tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
-                             config.tracks)
+        tracks = concat_tracks(hit_tracks)
         if config.tracks.double_hits:
             tolerance = double_hit_tolerance(event.layers)
             tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer,
@@ -290,7 +325,37 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                   triplets=built.triplets,
                   model=built.model, qubo=qubo, timings=timings,
                   sampler=sampler_name or type(sampler).__name__, sampler_info=info,
-                  solution=solution, tracks=tracks, submission=submission, scores=scores)
+                  solution=solution, tracks=tracks, submission=submission, scores=scores,
+                  passes=passes)
+
+
+def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hits: np.ndarray,
+                beamspot: BeamSpotConfig, timings: dict, suffix: str, progress: bool):
+    """Solve one pass's QUBO over the event's ``hits`` (indices) and turn the selected triplets
+    into quality-cut tracks, in the event's hit indices."""
+    with _stage(timings, "solve" + suffix) as st:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=1.0, unit="", desc="sampling" + suffix, leave=False,
+                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+        try:
+            solution = solve_qubo(qubo, sampler, config.solve,
+                                  progress=bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        st["size"] = (f"{solution.n_components} components (largest {solution.largest_component}), "
+                      f"energy {solution.energy:.3f}")
+    with _stage(timings, "merge" + suffix) as st:
+        t = triplets
+        tracks = build_tracks(hits[t.h1], hits[t.h2], hits[t.h3], solution.state, event.hit_id,
+                              config.tracks, r=event.r, z=event.z, z0_max=beamspot.z0_max)
+        tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
+                             config.tracks)
+        st["size"] = f"{len(tracks)} tracks"
+    return solution, tracks
 
 
 def write_outputs(result: Result, outdir: str | Path, total_time: float | None = None) -> dict[str, Path]:

@@ -166,3 +166,14 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     in_track[hits] = True
     inner = np.flatnonzero(in_track & (nxt >= 0))
     return Tracks(ptr, hits, inner, nxt[inner])
+
+
+def concat_tracks(parts: list[Tracks]) -> Tracks:
+    """The tracks of several passes as one :class:`Tracks` (in the order given)."""
+    if len(parts) == 1:
+        return parts[0]
+    lengths = np.concatenate([p.lengths() for p in parts])
+    return Tracks(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                  np.concatenate([p.hits for p in parts]).astype(np.int64),
+                  np.concatenate([p.doublet_inner for p in parts]).astype(np.int64),
+                  np.concatenate([p.doublet_outer for p in parts]).astype(np.int64))

@@ -40,8 +40,8 @@ class Model:
 
 
 @njit(cache=True, nogil=True)
-def _quadruplet_kernel(row_lo, row_hi, t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_span, d_step,
-                       max_dcurv, n_sigma, max_drz, max_strength, num_mult, xy_rel, xy_pow,
+def _quadruplet_kernel(row_lo, row_hi, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, t_ms, drz,
+                       t_span, d_step, max_dcurv, n_sigma, max_drz, max_strength, num_mult, xy_rel, xy_pow,
                        rz_pow, vl_pow, q_t1, q_t2, q_s):
     n = 0
     for t1 in range(row_lo, row_hi):
@@ -52,13 +52,15 @@ def _quadruplet_kernel(row_lo, row_hi, t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigm
             s1 = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b], sigma[c])
         for t2 in range(t_ptr[d], t_ptr[d + 1]):
             dcurv = abs(curv[t1] - curv[t2])
-            # The allowed difference: the reference's, or what the hits' resolution allows.
+            # The allowed difference: the reference's, or what the hits' resolution and the
+            # scattering at the two middle hits allow.
             allowed = max_dcurv
             if n_sigma > 0.0 and dcurv > max_dcurv:
                 a, b, c = h1[t2], h2[t2], h3[t2]
                 s2 = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b],
                                      sigma[c])
-                allowed = max(max_dcurv, n_sigma * np.sqrt(s1 * s1 + s2 * s2))
+                allowed = max(max_dcurv, n_sigma * np.sqrt(s1 * s1 + s2 * s2 + t_ms[t1] ** 2
+                                                           + t_ms[t2] ** 2))
             if dcurv > allowed:
                 continue
             xy = 1.0 - (dcurv / allowed) ** xy_pow
@@ -137,8 +139,8 @@ def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarra
     # A tenth as many quadruplets as triplets at pile-up 200, a quarter in the barrel-only event.
     q_t1, q_t2, q_s = sized_pass(
         _quadruplet_kernel,
-        (triplets.d1, triplets.d2, t_ptr, triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
-         triplets.curvature, triplets.drz, triplets.span, doublets.step, config.qplet_max_dcurv,
+        (triplets.d2, t_ptr, triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
+         triplets.curvature, triplets.curvature_ms, triplets.drz, triplets.span, doublets.step, config.qplet_max_dcurv,
          n_sigma, config.tplet_max_drz,
          config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,
          config.xy_power, config.rz_power, config.volayer_power),

@@ -18,9 +18,8 @@ from numba import njit
 from ..config import BeamSpotConfig, DoubletConfig
 from .kernels import sized_pass
 from .layers import LayerGraph, LayerTable, layer_graph
+from .scattering import GEV_PER_TESLA_MM
 
-# pT [GeV] = 0.3 * B [T] * R [m]  ->  R [mm] = pT / (0.3e-3 * B)
-_GEV_PER_TESLA_MM = 0.3e-3
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ def _doublet_kernel(row_lo, row_hi, rank, order, layer_start, phi, r, z, pair_pt
 def min_pt_curvature(min_pt: float, field_tesla: float) -> float:
     """Curvature (1/mm) of a track of transverse momentum ``min_pt`` (GeV) in ``field_tesla``
     (0 for ``min_pt`` 0)."""
-    return _GEV_PER_TESLA_MM * field_tesla / min_pt if min_pt > 0 else 0.0
+    return GEV_PER_TESLA_MM * field_tesla / min_pt if min_pt > 0 else 0.0
 
 
 def rz_angle(inner: np.ndarray, outer: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray:

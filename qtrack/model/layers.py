@@ -24,6 +24,8 @@ import pandas as pd
 
 #: Volumes of the TrackML detector that are barrels (the others are endcap disks).
 BARREL_VOLUMES = (8, 13, 17)
+#: Radiation length of silicon (mm), PDG "Atomic and nuclear properties of materials".
+SILICON_X0_MM = 93.7
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +38,12 @@ class LayerTable:
     r_max: np.ndarray
     z_min: np.ndarray
     z_max: np.ndarray
+    #: Read-out pitch (mm) across the strips (r-phi) and along them (z on barrel layers, r on
+    #: disks), and the sensor thickness (mm): the layer's modules in ``detectors.csv``
+    #: (``pitch_u``, ``pitch_v``, ``module_t``).
+    pitch_across: np.ndarray
+    pitch_along: np.ndarray
+    thickness: np.ndarray
 
     def __len__(self) -> int:
         return len(self.volume_id)
@@ -58,29 +66,28 @@ class LayerTable:
         """The table's content, to cache what is derived from it."""
         return b"".join(np.ascontiguousarray(a, dtype=np.float64).tobytes() for a in (
             self.volume_id, self.layer_id, self.position, self.r_min, self.r_max, self.z_min,
-            self.z_max)) + ",".join(self.kind).encode()
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"volume_id": self.volume_id, "layer_id": self.layer_id, "kind": self.kind,
-             "position": self.position, "r_min": self.r_min, "r_max": self.r_max,
-             "z_min": self.z_min, "z_max": self.z_max}
-        )
+            self.z_max, self.pitch_across, self.pitch_along, self.thickness)) + \
+            ",".join(self.kind).encode()
 
     def resolution(self) -> tuple[np.ndarray, np.ndarray]:
-        """Hit resolution (mm) of each layer, pitch / sqrt(12): across the strips (r-phi) and
-        along them (z on barrel layers, r on disks). TrackML pitches (its detectors.csv): pixels
-        0.05 x 0.05 mm (within 200 mm of the beam line), short strips 0.08 x 1.2 mm (within
-        750 mm), long strips 0.12 x 10.8 mm."""
-        region = [self.r_max <= 200.0, self.r_max <= 750.0]
-        return (np.select(region, [0.05, 0.08], 0.12) / np.sqrt(12.0),
-                np.select(region, [0.05, 1.2], 10.8) / np.sqrt(12.0))
+        """Hit resolution (mm) of each layer, pitch / sqrt(12) (a uniform distribution over one
+        read-out cell): across the strips (r-phi) and along them (z on barrel layers, r on
+        disks)."""
+        return self.pitch_across / np.sqrt(12.0), self.pitch_along / np.sqrt(12.0)
+
+    def radiation_lengths(self) -> np.ndarray:
+        """Thickness of each layer's sensors in radiation lengths at normal incidence: silicon,
+        X0 = 93.7 mm (PDG). The simulation (ACTS Fatras in the generic detector) puts its
+        material there; a real detector adds supports and services, which
+        ``model.tplet_drz_floor`` and ``tracks.rz_chi2_floor`` stand for."""
+        return self.thickness / SILICON_X0_MM
 
     def take(self, rows) -> "LayerTable":
         rows = np.asarray(rows)
         return LayerTable(self.volume_id[rows], self.layer_id[rows],
                           tuple(self.kind[i] for i in rows), self.position[rows], self.r_min[rows],
-                          self.r_max[rows], self.z_min[rows], self.z_max[rows])
+                          self.r_max[rows], self.z_min[rows], self.z_max[rows],
+                          self.pitch_across[rows], self.pitch_along[rows], self.thickness[rows])
 
 
 def _table(rows) -> LayerTable:
@@ -96,7 +103,8 @@ def layers_from_detectors(detectors: pd.DataFrame) -> LayerTable:
     Barrel modules are planes at distance ``r`` from the beam line: a hit at ``u`` from the module
     centre lies at radius sqrt(r^2 + u^2). Disk modules extend ``module_hv`` radially.
     """
-    need = ("volume_id", "layer_id", "cx", "cy", "cz", "module_t", "module_maxhu", "module_hv")
+    need = ("volume_id", "layer_id", "cx", "cy", "cz", "module_t", "module_maxhu", "module_hv",
+            "pitch_u", "pitch_v")
     missing = [c for c in need if c not in detectors.columns]
     if missing:
         raise ValueError(f"missing column(s) {', '.join(missing)}")
@@ -104,12 +112,16 @@ def layers_from_detectors(detectors: pd.DataFrame) -> LayerTable:
     rows = []
     for (vol, lay), m in d.groupby(["volume_id", "layer_id"], sort=True):
         hu, hv, t = m.module_maxhu.max(), m.module_hv.max(), m.module_t.max()
+        # The coarsest module of the layer sets its resolution.
+        sensor = (float(m.pitch_u.max()), float(m.pitch_v.max()), float(t))
         if int(vol) in BARREL_VOLUMES:
             rows.append((int(vol), int(lay), "barrel", m.rc.mean(), m.rc.min() - t,
-                         float(np.hypot(m.rc.max() + t, hu)), m.cz.min() - hv, m.cz.max() + hv))
+                         float(np.hypot(m.rc.max() + t, hu)), m.cz.min() - hv, m.cz.max() + hv)
+                        + sensor)
         else:
             rows.append((int(vol), int(lay), "disk", m.cz.mean(), max(m.rc.min() - hv, 0.0),
-                         float(np.hypot(m.rc.max() + hv, hu)), m.cz.min() - t, m.cz.max() + t))
+                         float(np.hypot(m.rc.max() + hv, hu)), m.cz.min() - t, m.cz.max() + t)
+                        + sensor)
     return _table(rows)
 
 
@@ -119,15 +131,18 @@ def read_detectors(path: str | Path) -> LayerTable:
 
 
 def _trackml() -> LayerTable:
-    """The nominal TrackML detector: layer positions and module sizes of its detectors.csv."""
+    """The nominal TrackML detector: layer positions, module sizes, pitches and thicknesses of
+    its detectors.csv (pixels 0.05 x 0.05 mm, short strips 0.08 x 1.2 mm, long strips
+    0.12 x 10.8 mm)."""
     rows = []
+    sensor = {8: (0.05, 0.05, 0.15), 13: (0.08, 1.2, 0.25), 17: (0.12, 10.8, 0.35)}
     # (volume, radii): barrel layers, modules of half-length hv along z out to |z| = z_out.
     for vol, radii, z_out, hu, t in ((8, (32, 72, 116, 172), 455 + 36, 8.4, 0.15),
                                      (13, (260, 360, 500, 660), 1030 + 54, 24, 0.25),
                                      (17, (820, 1020), 1030 + 54, 24, 0.35)):
         for k, r in enumerate(radii):
             rows.append((vol, 2 * (k + 1), "barrel", float(r), r - 1.5 - t,
-                         float(np.hypot(r + 1.5 + t, hu)), -z_out, z_out))
+                         float(np.hypot(r + 1.5 + t, hu)), -z_out, z_out) + sensor[vol])
     # (volume -z, volume +z, |z| of the disks inside out, module centre radii, hv, hu, stagger, t)
     pixel = (600, 700, 820, 960, 1100, 1300, 1500)
     strips = (1220, 1500, 1800, 2150, 2550, 2950)
@@ -139,7 +154,7 @@ def _trackml() -> LayerTable:
         for k, z in enumerate(zs):
             for vol, sign, lay in ((vneg, -1, 2 * (n - k)), (vpos, 1, 2 * (k + 1))):
                 rows.append((vol, lay, "disk", float(sign * z), rc0 - hv, float(np.hypot(rc1 + hv, hu)),
-                             sign * z - dz - t, sign * z + dz + t))
+                             sign * z - dz - t, sign * z + dz + t) + sensor[vpos - 1])
     return _table(rows)
 
 

@@ -19,6 +19,7 @@ from numba import njit
 from ..config import ModelConfig
 from .doublets import Doublets, min_pt_curvature, rz_angle
 from .kernels import csr, sized_pass
+from .scattering import pt_of_curvature, scattering_angles
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Triplets:
     curvature: np.ndarray
     drz: np.ndarray
     span: np.ndarray
+    #: Width (1/mm) of the curvature from multiple scattering at the middle hit
+    #: (:func:`triplet_scattering`; 0 without material).
+    curvature_ms: np.ndarray
 
     def __len__(self) -> int:
         return len(self.d1)
@@ -74,15 +78,16 @@ def _angle_diff(a, b):
 
 
 @njit(cache=True)
-def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma):
+def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatter=0.0):
     """How far the R-Z angle difference of triplet a-b-c, measured along the helix, lies beyond
     what the hits' resolution and multiple scattering allow (> 0: fails the cut).
 
     The angle of each doublet is atan2(dz, s), s the arc length in x-y on the circle of curvature
     ``curv``: along a helix dz/ds is constant, so unlike the chord-radius angle it does not drift
-    with the bend of a low-pT track. Its allowed difference is ``floor`` (scattering) plus
-    ``n_sigma`` standard deviations from the hits' resolution along the strips (``along``: z on
-    barrel layers, r on ``disk`` layers, where it moves s).
+    with the bend of a low-pT track. Its allowed difference is ``floor`` (material the detector
+    description leaves out) plus ``n_sigma`` standard deviations of the hits' resolution along
+    the strips (``along``: z on barrel layers, r on ``disk`` layers, where it moves s) and of the
+    scattering angle ``scatter`` (rad) at hit b.
     """
     # Arc length over chord, asin(u)/u with u = k c / 2 <= 0.5 for hits within a half turn: the
     # series to u^6 is exact to 3e-4.
@@ -98,7 +103,7 @@ def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma):
         return 0.0
     drz = abs(np.arctan2(s1 * dz2 - dz1 * s2, s1 * s2 + dz1 * dz2))
     # Derivatives of the difference by each hit's z (barrel) or r (disk), added in quadrature.
-    var = 0.0
+    var = scatter * scatter
     for h, gz, gr in ((a, s1 / l1, abs(dz1) / l1), (b, s1 / l1 + s2 / l2,
                                                      abs(dz1) / l1 + abs(dz2) / l2),
                       (c, s2 / l2, abs(dz2) / l2)):
@@ -107,9 +112,30 @@ def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma):
     return drz - floor - n_sigma * np.sqrt(var)
 
 
+@njit(cache=True)
+def triplet_scattering(x, y, z, a, b, c, curv, sigma_curv, max_curv, n_sigma, field, x0, disk):
+    """Multiple scattering at the middle hit b of a triplet: (polar angle width, rad; width of
+    its curvature, 1/mm).
+
+    The momentum is the lowest the triplet's curvature allows (``n_sigma`` of its measurement
+    ``sigma_curv`` up, at most ``max_curv``, the pass's lowest pT). A kink of azimuth phi at b
+    changes the Menger curvature by 2 phi / (|ab| + |bc|) (the turning angle at b over the mean
+    chord).
+    """
+    if x0[b] <= 0.0:
+        return 0.0, 0.0
+    pt = pt_of_curvature(min(abs(curv) + n_sigma * sigma_curv, max_curv), field)
+    ab = np.hypot(x[b] - x[a], y[b] - y[a])
+    bc = np.hypot(x[c] - x[b], y[c] - y[b])
+    cot = (z[c] - z[a]) / max(ab + bc, 1e-9)
+    polar, azimuth = scattering_angles(pt, cot, x0[b], disk[b])
+    return polar, 2.0 * azimuth / max(ab + bc, 1e-9)
+
+
 @njit(cache=True, nogil=True)
-def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, step, rz, max_span,
-                    max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz):
+def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, field,
+                    step, rz, max_span, max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2,
+                    t_curv, t_drz, t_ms):
     n = 0
     for d1 in range(row_lo, row_hi):
         a = inner[d1]
@@ -121,21 +147,28 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
             c = outer[d2]
             if step[d1] + step[d2] > max_span:
                 continue
-            curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
-            if abs(curv) > max_curv and (n_sigma == 0.0 or abs(curv) - n_sigma * curvature_sigma(
-                    x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b], sigma[c]) > max_curv):
-                continue
             drz = _angle_diff(rz[d1], rz[d2])
             if drz > max_drz:
                 continue
+            curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
+            sig = 0.0
+            if n_sigma > 0.0:
+                sig = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b],
+                                      sigma[c])
+            polar, ms = triplet_scattering(x, y, z, a, b, c, curv, sig, max_curv, n_sigma, field,
+                                           x0, disk)
+            if abs(curv) > max_curv and (n_sigma == 0.0 or abs(curv) - n_sigma * np.sqrt(
+                    sig * sig + ms * ms) > max_curv):
+                continue
             if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
-                                                    drz_floor, n_sigma) > 0.0:
+                                                    drz_floor, n_sigma, polar) > 0.0:
                 continue
             if n < len(t_d1):
                 t_d1[n] = d1
                 t_d2[n] = d2
                 t_curv[n] = curv
                 t_drz[n] = drz
+                t_ms[n] = ms
             n += 1
     return n
 
@@ -144,13 +177,16 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
                    max_layer_gap: int, config: ModelConfig = ModelConfig(),
                    sigma: np.ndarray | None = None, along: np.ndarray | None = None,
                    disk: np.ndarray | None = None, threads: int = 1, min_pt: float = 0.0,
-                   field_tesla: float = 2.0) -> Triplets:
+                   field_tesla: float = 2.0, x0: np.ndarray | None = None) -> Triplets:
     """All triplets passing the hard cuts.
 
     The curvature cut is ``config.tplet_max_curv``, or the curvature of a track of ``min_pt``
     (GeV) in ``field_tesla`` if larger. ``sigma`` is each hit's r-phi resolution (mm;
     :meth:`LayerTable.resolution` of its layer);
-    without it the curvature cut is the reference's fixed one. Triplets come out sorted by ``d1``
+    without it the curvature cut is the reference's fixed one. ``x0`` is the material of each hit's
+    layer in radiation lengths (:meth:`LayerTable.radiation_lengths`): the curvature and R-Z
+    cuts then allow for multiple scattering at the triplet's pT
+    (:mod:`qtrack.model.scattering`). Triplets come out sorted by ``d1``
     (the order :func:`build_couplers` needs), whatever the number of ``threads``.
     """
     n_hits = len(x)
@@ -160,16 +196,18 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     helix = along is not None and disk is not None and config.tplet_drz_floor > 0
     along = np.zeros(n_hits) if along is None else np.asarray(along, dtype=np.float64)
     disk = np.zeros(n_hits, dtype=np.bool_) if disk is None else np.asarray(disk, dtype=np.bool_)
+    x0 = np.zeros(n_hits) if x0 is None else np.asarray(x0, dtype=np.float64)
     r = np.hypot(x, y)
     inner, outer = doublets.inner, doublets.outer
     rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
     out_ptr = csr(inner, n_hits)
     # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
-    d1, d2, curv, drz = sized_pass(
+    d1, d2, curv, drz, ms = sized_pass(
         _triplet_kernel,
-        (inner, outer, out_ptr, x, y, z, sigma, along, disk, doublets.step, rz,
-         max_layer_gap + 1, max_curv, config.curvature_sigmas, config.tplet_max_drz,
-         config.tplet_drz_floor if helix else 0.0),
-        (np.int64, np.int64, np.float64, np.float64), 1.25 * len(inner), len(inner), threads)
+        (inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, float(field_tesla),
+         doublets.step, rz, max_layer_gap + 1, max_curv, config.curvature_sigmas,
+         config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0),
+        (np.int64, np.int64, np.float64, np.float64, np.float64), 1.25 * len(inner), len(inner),
+        threads)
     span = (doublets.step[d1] + doublets.step[d2]).astype(np.int8)
-    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz, span)
+    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz, span, ms)
