@@ -128,7 +128,7 @@ def run_one(prefix: str, config_path: str | None, seed: int) -> dict:
            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
            "load": open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").exists() else None,
            "scores": result.scores, "sizes": result.summary()["sizes"],
-           "timings_s": result.summary()["timings_s"]}
+           "timings_s": result.summary()["timings_s"], "passes": result.passes}
     out.update(analyse(event, track_id))
     return out
 

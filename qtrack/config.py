@@ -141,7 +141,7 @@ class BeamSpotConfig(_Section):
 
     _section = "beamspot"
     _rules = {"z0_max": _NON_NEGATIVE, "doublet_z0_margin": _NON_NEGATIVE,
-              "d0_max": _between(0, 20)}
+              "d0_max": _between(0, 20), "triplet_d0_floor": _between(0, 300)}
 
     #: Half-length (mm) of the luminous region: a track's straight-line fit in r-z must meet the
     #: beam line within it (0 = no check), and the D0 weights penalise triplets pointing beyond it.
@@ -160,6 +160,13 @@ class BeamSpotConfig(_Section):
     #: 99.1 % on the second 0.2 sample) but makes 50 % more doublets and a 30 % larger QUBO at
     #: full density, with lower purity (measured with a 200 mm doublet window).
     d0_max: float = 0.0
+    #: Passes after the first look for tracks from the beam line: a triplet's circle must pass
+    #: within this (mm) plus ``model.curvature_sigmas`` standard deviations of its measurement
+    #: (resolution, scattering: :func:`qtrack.model.triplets.d0_sigma`) of it. Primaries are
+    #: particles made within 10 mm of the beam line; 95 % are made within 0.03 mm (the luminous
+    #: region) and the rest by b and c hadron decays a few mm out (measured on ``qtrack simulate``
+    #: ttbar events: 99 % within 4.4 mm); 1 mm keeps 99 % of their true triplets.
+    triplet_d0_floor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -356,11 +363,17 @@ class PassesConfig(_Section):
     """
 
     _section = "passes"
+    _rules = {"max_layer_gap": _between(1, 4)}
 
     #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
     #: fast mode, ``--preset fast``). 0.15 GeV is a 250 mm radius at 2 T: the track still crosses
-    #: the four pixel layers and the first strip layer (r = 260 mm) before turning back.
-    min_pts: tuple[float, ...] = (0.15,)
+    #: the four pixel layers and the first strip layer (r = 260 mm) before turning back. The
+    #: 0.4 GeV pass in between takes the 0.4-0.75 GeV particles (a quarter of the hits at
+    #: pile-up 200) before the widest search starts: on a PU200 event the 0.15 GeV pass then
+    #: has 147k variables instead of 482k (measured, ``experiments/allpt_study.py``).
+    min_pts: tuple[float, ...] = (0.4, 0.15)
+    #: ``doublets.max_layer_gap`` of the passes after the first.
+    max_layer_gap: int = 2
 
 
 @dataclass(frozen=True)

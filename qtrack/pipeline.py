@@ -27,6 +27,7 @@ from .errors import QtrackError
 from .event import Event, load_event
 from .io import jsonable, write_csv, write_json
 from .model.beamspot import estimate_z0_max
+from .model.scattering import material_before
 from .model.couplers import Model, build_couplers
 from .model.doublets import Doublets, build_doublets, graph_of
 from .model.qubo import Qubo, build_qubo, save_qubo
@@ -174,13 +175,15 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
             beamspot = beamspot.replace(z0_max=half, estimate=False)
             st["size"] = f"luminous region |z| <= {half:.1f} mm"
     doublets, triplets, model, qubo = _build_model(
-        event.x, event.y, event.z, event.layer, event.layers, config, beamspot, timings)
+        event.x, event.y, event.z, event.layer, event.layers, config, beamspot, timings,
+        primaries=False)
     return Built(event, config, beamspot, doublets, triplets, model, qubo, timings)
 
 
 def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfig,
-                 timings: dict, suffix: str = ""):
-    """Doublets, triplets, couplers and QUBO of hits given as arrays (one pass)."""
+                 timings: dict, suffix: str = "", primaries: bool = True):
+    """Doublets, triplets, couplers and QUBO of hits given as arrays (one pass); with
+    ``primaries`` the triplets must point back to the beam line."""
     threads = config.solve.threads
     with _stage(timings, "doublets" + suffix) as st:
         doublets = build_doublets(x, y, z, layer, layers, config.doublets, beamspot, threads)
@@ -188,10 +191,12 @@ def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfi
     across, along = layers.resolution()
     sigma = across[layer]
     with _stage(timings, "triplets" + suffix) as st:
+        x_layer = _radiation_lengths(layers, config)
+        before = material_before(x, y, z, layers, x_layer) if primaries else None
         triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model,
                                   sigma, along[layer], layers.is_disk[layer], threads,
                                   config.doublets.min_pt, config.doublets.field_tesla,
-                                  _radiation_lengths(layers, config)[layer])
+                                  x_layer[layer], before, beamspot.triplet_d0_floor)
         st["size"] = f"{len(triplets)} triplets"
     with _stage(timings, "couplers" + suffix) as st:
         order = graph_of(layers, config.doublets).order[layer]
@@ -213,8 +218,9 @@ def _radiation_lengths(layers, config: Config) -> np.ndarray:
 def pass_configs(config: Config) -> list[Config]:
     """The config of every pass: the first is ``config``; each later one lowers
     ``doublets.min_pt`` to its ``passes.min_pts`` entry (the curvature cuts follow)."""
-    return [config] + [config.replace(doublets={"min_pt": pt}) for pt in config.passes.min_pts
-                       if pt < config.doublets.min_pt]
+    return [config] + [config.replace(doublets={"min_pt": pt,
+                                                "max_layer_gap": config.passes.max_layer_gap})
+                       for pt in config.passes.min_pts if pt < config.doublets.min_pt]
 
 
 def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
@@ -268,28 +274,28 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
         sampler_name, sampler = sampler, get_sampler(sampler, config)
     qubo = built.current_qubo()
     configs = pass_configs(config)
-    hit_tracks, passes = [], []
+    passes = []
     free = np.arange(event.n_hits)
-    solution = None
+    solution, tracks = None, None
     for k, cfg in enumerate(configs):
         suffix = "" if k == 0 else f"/{k + 1}"
         if k == 0:
             pass_qubo, triplets = qubo, built.model.triplets
         else:
-            # Later passes see only the hits no earlier track took.
-            taken = np.zeros(event.n_hits, dtype=bool)
-            for t in hit_tracks:
-                taken[t.hits] = True
-            free = np.flatnonzero(~taken)
+            # Later passes see only the hits no earlier track took (double hits included).
+            free = np.flatnonzero(tracks.track_of_hit(event.n_hits) == 0)
             _, _, model, pass_qubo = _build_model(
                 event.x[free], event.y[free], event.z[free], event.layer[free], event.layers, cfg,
-                built.beamspot, timings, suffix)
+                built.beamspot, timings, suffix, primaries=True)
             triplets = model.triplets
-        pass_solution, tracks = _solve_pass(pass_qubo, triplets, sampler, cfg, event, free,
-                                            built.beamspot, timings, suffix, progress)
+        pass_solution, pass_tracks = _solve_pass(pass_qubo, triplets, sampler, cfg, event, free,
+                                                 built.beamspot, timings, suffix, progress)
         if k == 0:
             solution = pass_solution
-        hit_tracks.append(tracks)
+        with _stage(timings, "tracks" + suffix) as st:
+            tracks = pass_tracks if tracks is None else concat_tracks([tracks, pass_tracks])
+            tracks = _double_hits(tracks, event, config.tracks)
+            st["size"] = f"{len(tracks)} tracks"
         passes.append({"min_pt": cfg.doublets.min_pt, "hits": int(len(free)),
                        "qubo_variables": pass_qubo.num_variables,
                        "qubo_couplers": pass_qubo.num_couplers,
@@ -297,16 +303,8 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                        "largest_component": pass_solution.largest_component,
                        "energy": pass_solution.energy,
                        "selected_triplets": int(pass_solution.state.sum()),
-                       "tracks": len(tracks)})
-    with _stage(timings, "tracks") as st:
-        tracks = concat_tracks(hit_tracks)
-        if config.tracks.double_hits:
-            tolerance = double_hit_tolerance(event.layers)
-            tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer,
-                                           tolerance, config.tracks.double_hit_max_along,
-                                           config.tracks.merge_fraction)
-            tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer,
-                                         tolerance, config.tracks.double_hit_max_along)
+                       "tracks": len(pass_tracks)})
+    with _stage(timings, "submission") as st:
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(
             event.hits.hit_id.to_numpy(), fill_value=0).to_numpy()
@@ -327,6 +325,17 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                   sampler=sampler_name or type(sampler).__name__, sampler_info=info,
                   solution=solution, tracks=tracks, submission=submission, scores=scores,
                   passes=passes)
+
+
+def _double_hits(tracks: Tracks, event: Event, config) -> Tracks:
+    """Tracks side by side merged, then the hits on no track next to a track given to it."""
+    if not config.double_hits:
+        return tracks
+    tolerance = double_hit_tolerance(event.layers)
+    tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer, tolerance,
+                                   config.double_hit_max_along, config.merge_fraction)
+    return collect_double_hits(tracks, event.x, event.y, event.z, event.layer, tolerance,
+                               config.double_hit_max_along)
 
 
 def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hits: np.ndarray,

@@ -45,3 +45,37 @@ def pt_of_curvature(curvature: float, field_tesla: float) -> float:
     """Transverse momentum (GeV) of a circle of ``curvature`` (1/mm) in ``field_tesla``."""
     c = abs(curvature)
     return GEV_PER_TESLA_MM * field_tesla / c if c > 0.0 else np.inf
+
+
+#: The beam pipe of the TrackML and ACTS generic detectors: 0.8 mm of beryllium (X0 = 352.8 mm,
+#: PDG) at r = 19 mm.
+BEAM_PIPE = (19.0, 0.8 / 352.8)
+
+
+def material_before(x: np.ndarray, y: np.ndarray, z: np.ndarray, layers, x_layer: np.ndarray):
+    """Per hit: the radiation lengths a straight track from the origin crosses before reaching
+    it (beam pipe and the layers ``x_layer`` it passes through, each along its path), and their
+    sum weighted by the crossing radius squared (how far each scattering moves the track's
+    extrapolation to the beam line)."""
+    r = np.hypot(x, y)
+    az = np.maximum(np.abs(z), 1e-6)
+    sin_t = r / np.hypot(r, z)
+    cos_t = np.maximum(az / np.hypot(r, z), 1e-3)
+    r_pipe, x_pipe = BEAM_PIPE
+    total = np.where(r > r_pipe, x_pipe / sin_t, 0.0)
+    weighted = total * r_pipe ** 2
+    for l in range(len(layers)):
+        pos = layers.position[l]
+        if layers.is_disk[l]:
+            rc = r * abs(pos) / az
+            crossed = (np.sign(z) == np.sign(pos)) & (abs(pos) < az - 1.0) \
+                & (rc >= layers.r_min[l]) & (rc <= layers.r_max[l])
+            path = x_layer[l] / cos_t
+        else:
+            rc = np.full_like(r, pos)
+            zc = z * pos / np.maximum(r, 1e-6)
+            crossed = (pos < r - 1.0) & (zc >= layers.z_min[l]) & (zc <= layers.z_max[l])
+            path = x_layer[l] / sin_t
+        total += np.where(crossed, path, 0.0)
+        weighted += np.where(crossed, path * rc * rc, 0.0)
+    return total, weighted

@@ -132,10 +132,43 @@ def triplet_scattering(x, y, z, a, b, c, curv, sigma_curv, max_curv, n_sigma, fi
     return polar, 2.0 * azimuth / max(ab + bc, 1e-9)
 
 
+@njit(cache=True)
+def circle_d0(xa, ya, xb, yb, xc, yc):
+    """Distance (mm) of the beam line from the circle through three points in x-y (from the
+    line through a and c when they are collinear)."""
+    ux, uy = xb - xa, yb - ya
+    vx, vy = xc - xa, yc - ya
+    d = 2.0 * (ux * vy - uy * vx)
+    if d == 0.0:
+        n = np.hypot(vx, vy)
+        return abs(xa * vy - ya * vx) / n if n > 0.0 else np.hypot(xa, ya)
+    u2, v2 = ux * ux + uy * uy, vx * vx + vy * vy
+    cx = xa + (vy * u2 - uy * v2) / d
+    cy = ya + (ux * v2 - vx * u2) / d
+    return abs(np.hypot(cx, cy) - np.hypot(cx - xa, cy - ya))
+
+
+@njit(cache=True)
+def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, sigma, max_curv, n_sigma, field, x_before,
+             w_before):
+    """Standard deviation (mm) of a triplet's impact parameter for a track from the beam line:
+    its first hit's resolution, its curvature's error over the extrapolation (d0 moves by
+    kappa r^2 / 2) and the scattering in the material it crossed before (each layer k at radius
+    r_k displaces the track at the beam line by theta0_k r_k; ``w_before`` = sum of x_k r_k^2)."""
+    r2 = x[a] * x[a] + y[a] * y[a]
+    sk = np.sqrt(sigma_curv * sigma_curv + ms_curv * ms_curv)
+    var = sigma[a] * sigma[a] + (0.5 * r2 * sk) ** 2
+    if x_before[a] > 0.0:
+        pt = pt_of_curvature(min(abs(curv) + n_sigma * sigma_curv, max_curv), field)
+        theta = 0.0136 / pt * max(1.0 + 0.038 * np.log(x_before[a]), 0.0)
+        var += theta * theta * w_before[a]
+    return np.sqrt(var)
+
+
 @njit(cache=True, nogil=True)
 def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, field,
-                    step, rz, max_span, max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2,
-                    t_curv, t_drz, t_ms):
+                    x_before, w_before, d0_cut, d0_floor, step, rz, max_span, max_curv, n_sigma, max_drz,
+                    drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms):
     n = 0
     for d1 in range(row_lo, row_hi):
         a = inner[d1]
@@ -163,6 +196,9 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
             if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
                                                     drz_floor, n_sigma, polar) > 0.0:
                 continue
+            if d0_cut and circle_d0(x[a], y[a], x[b], y[b], x[c], y[c]) > d0_floor + n_sigma * d0_sigma(
+                    x, y, a, curv, sig, ms, sigma, max_curv, n_sigma, field, x_before, w_before):
+                continue
             if n < len(t_d1):
                 t_d1[n] = d1
                 t_d2[n] = d2
@@ -177,7 +213,9 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
                    max_layer_gap: int, config: ModelConfig = ModelConfig(),
                    sigma: np.ndarray | None = None, along: np.ndarray | None = None,
                    disk: np.ndarray | None = None, threads: int = 1, min_pt: float = 0.0,
-                   field_tesla: float = 2.0, x0: np.ndarray | None = None) -> Triplets:
+                   field_tesla: float = 2.0, x0: np.ndarray | None = None,
+                   material_before: tuple[np.ndarray, np.ndarray] | None = None,
+                   d0_floor: float = 0.0) -> Triplets:
     """All triplets passing the hard cuts.
 
     The curvature cut is ``config.tplet_max_curv``, or the curvature of a track of ``min_pt``
@@ -186,7 +224,11 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     without it the curvature cut is the reference's fixed one. ``x0`` is the material of each hit's
     layer in radiation lengths (:meth:`LayerTable.radiation_lengths`): the curvature and R-Z
     cuts then allow for multiple scattering at the triplet's pT
-    (:mod:`qtrack.model.scattering`). Triplets come out sorted by ``d1``
+    (:mod:`qtrack.model.scattering`). With ``material_before`` (per hit: the radiation lengths a
+    track from the beam line crossed before it, and their sum weighted by the crossing radius
+    squared, :func:`qtrack.model.scattering.material_before`), triplets must also point back to
+    the beam line: their circle's distance from it within ``d0_floor`` (mm) plus
+    ``curvature_sigmas`` standard deviations (:func:`d0_sigma`). Triplets come out sorted by ``d1``
     (the order :func:`build_couplers` needs), whatever the number of ``threads``.
     """
     n_hits = len(x)
@@ -197,6 +239,8 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     along = np.zeros(n_hits) if along is None else np.asarray(along, dtype=np.float64)
     disk = np.zeros(n_hits, dtype=np.bool_) if disk is None else np.asarray(disk, dtype=np.bool_)
     x0 = np.zeros(n_hits) if x0 is None else np.asarray(x0, dtype=np.float64)
+    d0_cut = material_before is not None and config.curvature_sigmas > 0
+    x_before, w_before = material_before if d0_cut else (np.zeros(n_hits), np.zeros(n_hits))
     r = np.hypot(x, y)
     inner, outer = doublets.inner, doublets.outer
     rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
@@ -205,6 +249,8 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     d1, d2, curv, drz, ms = sized_pass(
         _triplet_kernel,
         (inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, float(field_tesla),
+         np.asarray(x_before, dtype=np.float64), np.asarray(w_before, dtype=np.float64), d0_cut,
+         float(d0_floor),
          doublets.step, rz, max_layer_gap + 1, max_curv, config.curvature_sigmas,
          config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0),
         (np.int64, np.int64, np.float64, np.float64, np.float64), 1.25 * len(inner), len(inner),
