@@ -22,7 +22,7 @@ def result():
 def test_neal_score(result):
     s = result.scores
     assert s["trackml_score"] >= 0.90
-    assert s["efficiency"] >= 0.9
+    assert s["focused_efficiency"] >= 0.9
     assert s["doublet_precision"] >= 0.95
     assert s["fake_rate"] <= 0.05
 
@@ -111,7 +111,7 @@ def test_cli_solve_reproducible_across_processes(tmp_path, built):
         assert isinstance(timings[stage], (int, float)) and timings[stage] >= 0, stage
     assert timings["total"] >= sum(timings[k] for k in STAGES) - 0.01
     scores = s["scores"]
-    for key in ("trackml_score", "doublet_precision", "doublet_recall", "efficiency", "fake_rate",
+    for key in ("trackml_score", "doublet_precision", "doublet_recall", "focused_efficiency", "fake_rate",
                 "duplicate_rate", "tracks"):
         assert key in scores
     assert scores["trackml_score"] >= 0.90
@@ -134,7 +134,7 @@ def test_cli_solve_reproducible_across_processes(tmp_path, built):
     assert proc.returncode == 0, proc.stderr
     rescored = json.loads(proc.stdout)
     assert rescored["trackml_score"] == pytest.approx(scores["trackml_score"], abs=1e-12)
-    assert rescored["efficiency"] == pytest.approx(scores["efficiency"], abs=1e-12)
+    assert rescored["focused_efficiency"] == pytest.approx(scores["focused_efficiency"], abs=1e-12)
     assert rescored["doublet_recall"] == pytest.approx(scores["doublet_recall"], abs=1e-12)
 
 
