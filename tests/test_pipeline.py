@@ -159,3 +159,19 @@ def test_event_with_endcap_hits_and_without_truth(tmp_path, raw_frames):
     assert summary["sizes"]["hits_in_file"] == summary["sizes"]["hits"] == len(h)
     assert "score" not in summary["timings_s"]
     assert len(pd.read_csv(paths["submission"])) == len(h)
+
+
+def test_luminous_region_fallback_is_logged(event, caplog):
+    """The shipped 0.05 subset has too few straight pixel segments to measure the luminous
+    region: the cap is used, and a log line says so."""
+    import logging
+
+    from qtrack.config import BeamSpotConfig
+    from qtrack.model.beamspot import MIN_SEGMENTS, estimate_z0_max
+
+    with caplog.at_level(logging.INFO, logger="qtrack"):
+        region = estimate_z0_max(event.x, event.y, event.z, event.layer, event.layers,
+                                 BeamSpotConfig(z0_max=150.0))
+    assert not region.measured and region.z0_max == 150.0 and region.segments < MIN_SEGMENTS
+    assert f"{region.segments} straight pixel segments" in caplog.text
+    assert "[beamspot] z0_max = 150.0 mm" in caplog.text
