@@ -91,3 +91,25 @@ def test_toml_block_loads(line, lang, code, marker, tmp_path):
         assert cfg == Config(), f"README.md line {line}: not the defaults"
     else:
         assert cfg != Config(), f"README.md line {line}: changes nothing"
+
+
+def test_every_printed_figure_is_defined_in_the_readme(event):
+    """Each row of the score table and each key of the scores (the summary JSON's) is named in
+    the README's "What the numbers mean"."""
+    import pandas as pd
+
+    from qtrack.cli import SCORE_ROWS
+    from qtrack.scoring import EFFICIENCY_SETS, score_submission
+
+    text = README.read_text()
+    section = text[text.index("## What the numbers mean"):text.index("## Python API")]
+    sub = pd.DataFrame({"hit_id": event.truth.hit_id, "track_id": event.truth.particle_id})
+    scores = score_submission(event.hits, event.truth, sub, particles=event.particles)
+    for key in scores:
+        generic = re.sub(f"^({'|'.join(EFFICIENCY_SETS)})_(found|particles)$", r"<set>_\2", key)
+        assert f"`{generic}`" in section, key
+    for key, label, _ in SCORE_ROWS:
+        name, _, particle_set = label.partition(" (")
+        assert f"`{key}`" in section and name in section, label
+        if particle_set:  # a row of the sets table
+            assert f"| {particle_set.rstrip(')')} |" in section, label
