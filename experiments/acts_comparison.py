@@ -16,7 +16,7 @@ On each event, after an untimed warm-up of both:
 
 Both submissions are scored with qtrack's scorer (TrackML score) and with the issue's definitions,
 those of ``qtrack.scoring`` (``focused_particles``, ``matched_particles``; the oracle score is
-``focused_rates``'s): a focused particle has pT >= 1 GeV at production, a production vertex
+``score_tracks``'s): a focused particle has pT >= 1 GeV at production, a production vertex
 within 10 mm of the beam line (r) and hits on >= 5 distinct layers (volume, layer); it is found
 when a track holds > 50 % of its hits and > 50 % of the track's hits are its. Among tracks with
 >= 5 hits: fake = no particle (noise excluded) holds > 50 % of its hits; duplicate = a further

@@ -36,7 +36,7 @@ SOLVE = SolveConfig()
 
 STAGES = ("doublets", "triplets", "couplers", "qubo", "solve", "tracks", "score")
 BUILD = ("doublets", "triplets", "couplers", "qubo")
-SCORES = ("trackml_score", "doublet_precision", "doublet_recall", "efficiency", "fake_rate",
+SCORES = ("trackml_score", "doublet_precision", "doublet_recall", "focused_efficiency", "fake_rate",
           "duplicate_rate", "tracks")
 SIZES = ("hits", "doublets", "triplets", "quadruplets", "qubo_variables", "qubo_couplers",
          "qubo_quadruplet_couplers", "qubo_conflict_couplers", "components", "largest_component")
@@ -157,11 +157,16 @@ def draw_scores(data: dict, path: Path) -> None:
     panels = [("trackml_score", "trackml", "TrackML score"),
               ("doublet_precision", "precision", "doublet precision"),
               ("doublet_recall", "recall", "doublet recall"),
-              ("efficiency", None, "track efficiency (focused particles)"),
+              ("focused_efficiency", None, "efficiency (focused)"),
               ("fake_rate", None, "fake rate (tracks with no > 50 % particle)"),
               ("tracks", "tracks", "tracks found (>= 5 hits)")]
     models = [m for m in ("mp", "d0") if any(r["model"] == m for r in summary)]
     for ax, (key, rkey, title) in zip(axs.ravel(), panels):
+        if key not in summary[0]:  # a JSON written before the score was defined
+            ax.text(0.5, 0.5, f"no {key} in this JSON:\nrerun density_scan.py", ha="center",
+                    transform=ax.transAxes)
+            ax.set_title(title)
+            continue
         for m in models:
             rows = sorted((r for r in summary if r["model"] == m), key=lambda r: (r["density"], r["hits"]))
             x = np.array([r["density"] for r in rows])

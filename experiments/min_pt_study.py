@@ -56,7 +56,7 @@ DEFAULT_DATA = C.REPO.parent / "simdata" / "pu200"
 #: hits), so the kernels the measured event needs are the ones loaded.
 WARMUP_EVENT = C.REPO / "data" / "sim" / "event000000001"
 #: The band below the focused particles' 1 GeV that a lower threshold is meant to reach (GeV).
-LOW_PT_BAND = (0.5, 1.0)
+BAND = (0.5, 1.0)
 METHOD = ("one fresh child process per (event, threshold): untimed warm-up on the shipped PU20 "
           "event (2 reads x 50 sweeps), then qtrack.solve(event, sampler='neal', seed, min_pt); "
           "stage times from Result.timings; peak RSS of that child via os.wait4; load average "
@@ -178,17 +178,14 @@ def child(prefix: Path, min_pt: float, seed: int, settings: dict) -> dict:
         raise SystemExit(f"{prefix}: needs truth and a particles file with vx, vy, vz, px, py, pz")
     track_id = align(event.truth.hit_id.to_numpy(), res.submission.hit_id.to_numpy(),
                      res.submission.track_id.to_numpy())
-    band = band_counts(event, track_id, *LOW_PT_BAND)
+    band = band_counts(event, track_id, *BAND)
     sizes = res.sizes()
-    # focused_rates gives fractions; these are found / particles, so the counts come back exactly
     return {
         "min_pt_config": res.config.doublets.min_pt,
-        "focused_particles": scores["focused_particles_full"],
-        "focused_found": round(scores["focused_efficiency"] * scores["focused_particles_full"]),
-        "endcap_particles": scores["endcap_particles"],
-        "endcap_found": round(scores["endcap_efficiency"] * scores["endcap_particles"]),
-        "low_pt_particles": band["particles"], "low_pt_found": band["found"],
-        "low_pt_efficiency": band["found"] / band["particles"] if band["particles"] else float("nan"),
+        **{k: scores[k] for k in ("focused_particles", "focused_found", "endcap_particles",
+                                  "endcap_found")},
+        "band_particles": band["particles"], "band_found": band["found"],
+        "band_efficiency": band["found"] / band["particles"] if band["particles"] else float("nan"),
         **{k: scores[k] for k in SCORES},
         **{k: sizes[k] for k in ("hits", "doublets", "triplets", "quadruplets", "qubo_variables",
                                  "qubo_quadruplet_couplers", "qubo_conflict_couplers")},
@@ -261,10 +258,10 @@ def summarize(runs: list[dict]) -> list[dict]:
         if ok:
             total = {k: sum(r[k] for r in ok) for k in ("focused_particles", "focused_found",
                                                         "endcap_particles", "endcap_found",
-                                                        "low_pt_particles", "low_pt_found")}
+                                                        "band_particles", "band_found")}
             s.update({"focused_efficiency": _ratio(total["focused_found"], total["focused_particles"]),
                       "endcap_efficiency": _ratio(total["endcap_found"], total["endcap_particles"]),
-                      "low_pt_efficiency": _ratio(total["low_pt_found"], total["low_pt_particles"]),
+                      "band_efficiency": _ratio(total["band_found"], total["band_particles"]),
                       **total})
             median = ["fake_rate", "duplicate_rate", "trackml_score", "oracle_score", *SIZES,
                       "solve_wall_s", "process_wall_s", "peak_rss_mb", "rss_after_warmup_mb",
@@ -297,7 +294,7 @@ def main(argv=None) -> int:
             if row["status"] == "ok":
                 print(f"{row['event']} min_pt {min_pt}: {row['hits']} hits, {row['doublets']} doublets, "
                       f"{row['qubo_variables']} variables; focused {row['focused_efficiency']:.3f}, endcap "
-                      f"{row['endcap_efficiency']:.3f}, 0.5-1 GeV {row['low_pt_efficiency']:.3f}, fake "
+                      f"{row['endcap_efficiency']:.3f}, 0.5-1 GeV {row['band_efficiency']:.3f}, fake "
                       f"{row['fake_rate']:.4f}, TrackML {row['trackml_score']:.3f}; solve "
                       f"{row['solve_wall_s']:.1f} s, process {row['process_wall_s']:.1f} s, peak "
                       f"{row['peak_rss_mb']:.0f} MB (load {row['load_average_1min_before']})", flush=True)
@@ -307,14 +304,14 @@ def main(argv=None) -> int:
     summary = summarize(runs)
     write_json(args.out / "min_pt_study.json",
                {"measured": measured, "data": str(args.data), "seed": args.seed,
-                "settings": args.settings, "low_pt_band_gev": LOW_PT_BAND,
+                "settings": args.settings, "band_gev": BAND,
                 "warmup_event": str(WARMUP_EVENT), "runs": runs, "summary": summary})
     write_csv(args.out / "min_pt_study.csv", pd.DataFrame(runs))
     for s in summary:
         if s["events_ok"]:
             print(f"min_pt {s['min_pt']}{' (default)' if s['default'] else ''}: {s['events_ok']}/"
                   f"{s['events']} events; efficiency focused {s['focused_efficiency']:.3f}, endcap "
-                  f"{s['endcap_efficiency']:.3f}, 0.5-1 GeV {s['low_pt_efficiency']:.3f}; fake "
+                  f"{s['endcap_efficiency']:.3f}, 0.5-1 GeV {s['band_efficiency']:.3f}; fake "
                   f"{s['fake_rate_median']:.4f}; QUBO variables {s['qubo_variables_median']:.0f}; solve "
                   f"{s['solve_wall_s_median']:.1f} s; peak {s['peak_rss_mb_max']:.0f} MB (medians)")
         else:

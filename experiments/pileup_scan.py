@@ -4,7 +4,7 @@ pile-up, over several simulated events per point, solved with the runner (qtrack
 DATA holds one directory of events per pile-up point, named ``pu<N>`` (``pu0``, ``pu20``, ...),
 as made by ``qtrack simulate --pileup N --events K -o DATA/puN``; every hit of each event is
 solved (barrel and endcaps) with the default config. Efficiencies are the issue's focused ones
-(``qtrack.scoring.focused_rates``). The events are solved on a local Dask cluster
+(``qtrack.scoring.score_tracks``). The events are solved on a local Dask cluster
 (``--workers``, default 2); per-event outputs go to ``--work`` and are reused by a rerun with the
 same settings (the runner's resume). Time per event is the worker's wall time from reading the
 files to the scores (``time_total_s``), measured while the other workers run too.

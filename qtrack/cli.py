@@ -146,25 +146,43 @@ def main():
     """qtrack: charged-particle tracks from TrackML hits, via a QUBO solved by annealing."""
 
 
+#: The score table of ``solve`` and ``score``: (key, label, count of what); the labels are the
+#: README's "What the numbers mean" and :mod:`qtrack.scoring`'s names.
 SCORE_ROWS = [
-    ("trackml_score", "TrackML score", "{:.4f}"),
-    ("doublet_precision", "doublet precision", "{:.4f}"),
-    ("doublet_recall", "doublet recall", "{:.4f}"),
-    ("efficiency", "efficiency (weight > 0)", "{:.4f}"),
-    ("focused_efficiency", "efficiency (focused)", "{:.4f}"),
-    ("endcap_efficiency", "  focused, endcap", "{:.4f}"),
-    ("fake_rate", "fake rate", "{:.4f}"),
-    ("duplicate_rate", "duplicate rate", "{:.4f}"),
-    ("tracks", "tracks", "{}"),
-    ("oracle_score", "oracle TrackML", "{:.4f}"),
+    ("trackml_score", "TrackML score", None),
+    ("oracle_score", "oracle TrackML score", None),
+    ("doublet_precision", "doublet precision", None),
+    ("doublet_recall", "doublet recall", None),
+    ("focused_efficiency", "efficiency (focused)", "focused"),
+    ("endcap_efficiency", "efficiency (endcap)", "endcap"),
+    ("low_pt_efficiency", "efficiency (low pT)", "low_pt"),
+    ("fake_rate", "fake rate", "fake"),
+    ("duplicate_rate", "duplicate rate", "duplicate"),
+    ("tracks", "tracks", None),
 ]
 
 
-def _score_table(scores: dict) -> str:
-    # An efficiency over no particles (no endcap particle in a barrel event) is not shown.
-    empty = {"endcap_efficiency"} if scores.get("endcap_particles") == 0 else set()
-    lines = [f"  {label:<24} {fmt.format(scores[key])}" for key, label, fmt in SCORE_ROWS
-             if key in scores and key not in empty]
+def score_table(scores: dict) -> str:
+    """The table ``qtrack solve`` and ``qtrack score`` print (rows of empty sets left out)."""
+    lines = []
+    for key, label, counted in SCORE_ROWS:
+        if key not in scores:
+            continue
+        value = scores[key]
+        if counted in ("fake", "duplicate"):
+            lines.append(f"  {label:<22} {value:.4f}  ({scores[counted + '_tracks']} of "
+                         f"{scores['tracks']} tracks)")
+        elif counted:
+            n = scores[f"{counted}_particles"]
+            if n:
+                lines.append(f"  {label:<22} {value:.4f}  ({scores[counted + '_found']} of {n} "
+                             "particles found)")
+        else:
+            lines.append(f"  {label:<22} {value:.4f}" if isinstance(value, float)
+                         else f"  {label:<22} {value}")
+    if "focused_particles" not in scores:
+        lines.append("  (no production vertices in the particles file: no efficiencies, "
+                     "duplicates or oracle)")
     return "\n".join(lines)
 
 
@@ -259,7 +277,7 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
     click.echo(f"{result.event.name}: {len(result.tracks)} tracks from {result.event.n_hits} hits "
                f"in {time.perf_counter() - t0:.1f} s  ->  {paths['submission']}")
     if result.scores:
-        click.echo(_score_table(result.scores))
+        click.echo(score_table(result.scores))
     else:
         click.echo("  (no truth: not scored)")
 
@@ -313,7 +331,8 @@ def dataset(event, density, seed, outdir, prefix, verbose, quiet):
 @with_common
 @friendly
 def score(submission, event, as_json, verbose, quiet):
-    """Score a TrackML SUBMISSION (hit_id,track_id CSV) against EVENT's truth."""
+    """Score a TrackML SUBMISSION (hit_id,track_id CSV) against EVENT's truth: the table (or JSON
+    scores) `qtrack solve` gives for the same tracks."""
     _setup_logging(verbose, quiet)
     from .event import load_event, read_table
     from .scoring import score_submission
@@ -322,14 +341,15 @@ def score(submission, event, as_json, verbose, quiet):
     if not ev.has_truth:
         raise QtrackError(f"{ev.prefix}-truth.csv: no truth file, cannot score")
     sub = read_table(Path(submission), ("hit_id", "track_id"), ("hit_id", "track_id"))
-    scores = score_submission(ev.hits, ev.truth, sub, source=str(submission))
+    scores = score_submission(ev.hits, ev.truth, sub, source=str(submission),
+                              particles=ev.particles)
     if as_json:
         import json
 
         click.echo(json.dumps(scores, indent=2))
     else:
         click.echo(f"{Path(submission).name} on {ev.name}:")
-        click.echo(_score_table(scores))
+        click.echo(score_table(scores))
 
 
 @main.command()

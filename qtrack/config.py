@@ -119,7 +119,10 @@ class DoubletConfig(_Section):
     """Seeding cuts: which hit pairs a track from the luminous region could make."""
 
     _section = "doublets"
-    _rules = {"max_layer_gap": _between(1, 4), "min_pt": _between(0.1), "field_tesla": _POSITIVE,
+    # Upper bounds: values no detector could use (a 100 GeV track is straight across the
+    # tracker; solenoids stay below 10 T).
+    _rules = {"max_layer_gap": _between(1, 4), "min_pt": _between(0.1, 100),
+              "field_tesla": _between(0, 10, lo_open=True),
               "phi_tolerance": _between(0, 0.5), "eta_max": _between(0, 6, lo_open=True)}
 
     #: Largest step in the layer graph between the two hits (2 = at most one missing layer).
@@ -140,8 +143,9 @@ class BeamSpotConfig(_Section):
     """The luminous region: where tracks may come from. Every cut on it reads this section."""
 
     _section = "beamspot"
-    _rules = {"z0_max": _NON_NEGATIVE, "doublet_z0_margin": _NON_NEGATIVE,
-              "d0_max": _between(0, 20), "triplet_d0_floor": _between(0, 300)}
+    # Luminous regions are a few hundred mm long at most (sigma_z 50-55 mm at the HL-LHC).
+    _rules = {"z0_max": _between(0, 1000), "doublet_z0_margin": _between(0, 1000),
+              "d0_max": _between(0, 20), "triplet_d0_floor": _between(0, 20)}
 
     #: Half-length (mm) of the luminous region: a track's straight-line fit in r-z must meet the
     #: beam line within it (0 = no check), and the D0 weights penalise triplets pointing beyond it.
@@ -174,9 +178,12 @@ class ModelConfig(_Section):
     """Triplet and quadruplet cuts and QUBO weights (names follow the reference's config)."""
 
     _section = "model"
-    _rules = {"tplet_max_curv": _POSITIVE, "curvature_sigmas": _between(0, 10),
-              "tplet_max_drz": _POSITIVE, "tplet_drz_floor": _NON_NEGATIVE,
-              "qplet_max_dcurv": _POSITIVE,
+    # Curvatures (1/mm) above 0.1 are circles of radius < 10 mm, that reach no layer; angle
+    # differences (rad) beyond pi are none.
+    _rules = {"tplet_max_curv": _between(0, 0.1, lo_open=True), "curvature_sigmas": _between(0, 10),
+              "tplet_max_drz": _between(0, 3.14, lo_open=True),
+              "tplet_drz_floor": _between(0, 3.14),
+              "qplet_max_dcurv": _between(0, 0.1, lo_open=True),
               "layer_radiation_length": _between(0, 0.5), "qplet_max_strength": _between(None, 0),
               "num_multiplier": (lambda v: v < 0, "< 0 (quadruplet couplers are negative)"),
               "xy_relative_strength": _FRACTION, "xy_power": _POSITIVE, "rz_power": _POSITIVE,
@@ -312,12 +319,14 @@ class TrackConfig(_Section):
     """Merging selected triplets into tracks."""
 
     _section = "tracks"
-    _rules = {"min_hits": _between(3), "double_hit_max_along": _NON_NEGATIVE,
+    # A particle leaves at most about 20 hits (TrackML, double hits included): 30 bounds every
+    # hit count; distances (mm) beyond a metre are the size of the detector.
+    _rules = {"min_hits": _between(3, 30), "double_hit_max_along": _between(0, 1000),
               "merge_fraction": _between(0, 1, lo_open=True),
-              "min_line_hits": _between(4), "strip_min_line_hits": _between(4),
+              "min_line_hits": _between(4, 30), "strip_min_line_hits": _between(4, 30),
               "max_rz_chi2": _NON_NEGATIVE,
-              "rz_chi2_floor": _POSITIVE, "holed_min_hits": _NON_NEGATIVE,
-              "holed_max_xy_rms": _NON_NEGATIVE}
+              "rz_chi2_floor": _between(0, 100, lo_open=True), "holed_min_hits": _between(0, 30),
+              "holed_max_xy_rms": _between(0, 1000)}
 
     min_hits: int = 5
     #: Give every track the hits on the overlapping module of the layers it crosses ("double

@@ -6,7 +6,7 @@
    ``int(density * n_noise)`` noise hits, uniformly without replacement;
 4. truth weights: 0 for hits whose own pT = hypot(tpx, tpy) < ``min_pt`` and for particles with
    fewer than ``min_hits`` hits left; the others keep their original weight, renormalised to sum 1.
-   Particles with non-zero weight are the "focused" ones.
+   Particles with non-zero weight are the "weighted" ones (:mod:`qtrack.scoring`).
 
 The same input and seed give byte-identical files.
 """
@@ -83,7 +83,7 @@ def make_dataset(event: str | Path, density: float, outdir: str | Path, seed: in
     n_noise = int((truth.particle_id == 0).sum())
     meta = {"source": str(ev.prefix), "density": density, "seed": seed, "num_hits": len(hits),
             "num_particles": len(chosen), "num_noise": n_noise,
-            "num_focused_particles": int(truth[truth.weight > 0].particle_id.nunique())}
+            "num_weighted_particles": int(truth[truth.weight > 0].particle_id.nunique())}
     meta_path = out.with_name(f"{out.name}-meta.json")
     write_json(meta_path, meta)
     return DatasetInfo(out, len(hits), len(chosen), n_noise, seed)

@@ -171,9 +171,12 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
     beamspot = config.beamspot
     if beamspot.estimate:
         with _stage(timings, "beamspot") as st:
-            half = estimate_z0_max(event.x, event.y, event.z, event.layer, event.layers, beamspot)
-            beamspot = beamspot.replace(z0_max=half, estimate=False)
-            st["size"] = f"luminous region |z| <= {half:.1f} mm"
+            region = estimate_z0_max(event.x, event.y, event.z, event.layer, event.layers,
+                                     beamspot)
+            beamspot = beamspot.replace(z0_max=region.z0_max, estimate=False)
+            st["size"] = (f"luminous region |z| <= {region.z0_max:.1f} mm, "
+                          f"{'measured from' if region.measured else 'the cap: only'} "
+                          f"{region.segments} segments")
     doublets, triplets, model, qubo = _build_model(
         event.x, event.y, event.z, event.layer, event.layers, config, beamspot, timings,
         primaries=False)
@@ -313,8 +316,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     scores = None
     if event.has_truth:
         with _stage(timings, "score") as st:
-            found = event.hit_id[np.stack([tracks.doublet_inner, tracks.doublet_outer], axis=1)]
-            scores = score_tracks(event.hits, event.truth, track_id, found, event.particles)
+            scores = score_tracks(event.hits, event.truth, track_id, event.particles)
             st["size"] = f"TrackML {scores['trackml_score']:.4f}"
     info = {"class": f"{type(sampler).__module__}.{type(sampler).__qualname__}",
             "capabilities": dataclasses.asdict(capabilities_of(sampler)),

@@ -1,26 +1,47 @@
-"""Scores: the TrackML score, the reference's doublet precision/recall, track-level rates.
+"""Scores of a submission against truth: the one definition of every figure qtrack prints.
 
-Conventions
------------
+The printed table, the summary JSON's ``scores``, the figures and the README's "What the numbers
+mean" use the names below, and only these.
+
+Particle sets
+-------------
+* *weighted* hits and particles: non-zero truth ``weight``. The TrackML score is made of these
+  weights; the doublet precision and recall count the doublets of weighted particles (the
+  reference's definition).
+* *primaries*: particles produced within ``MAX_VERTEX_R`` = 10 mm of the beam line (transverse
+  distance of the production vertex).
+* *focused* particles: primaries with pT >= 1 GeV at production and hits on >= 5 distinct layers
+  (any volume).
+* *endcap* particles: the focused particles with a hit on an endcap disk (any volume but the
+  barrel's 8, 13, 17).
+* *low-pT primaries*: primaries with 0.3 <= pT < 1 GeV at production and hits on >= 5 distinct
+  layers (the focused conditions, one pT band lower).
+
+The last four need a particles table with the production vertex and momentum (``vx, vy, px, py,
+pz``); without one they are not scored.
+
+Tracks and particles
+--------------------
+* The *tracks* are the submission's track ids other than 0 (0 = no track) with >= 3 hits.
+* A particle is *found* when one track holds > 50 % of its hits and > 50 % of that track's hits are
+  its own. ``<set>_efficiency`` = found / ``<set>_particles`` of a set.
+* A *fake* track: its most frequent particle holds <= 50 % of its hits, or that particle is noise
+  (particle 0). ``fake_rate`` = fake tracks / tracks.
+* A *duplicate* track: > 50 % of its hits belong to a found focused particle that another track
+  already matches (holds > 50 % of its hits). ``duplicate_rate`` = duplicate tracks / tracks.
 * ``trackml_score`` is the official trackml-library ``score_event``: every ``track_id`` of the
-  submission is a track, ``0`` included (the reference writes unassigned hits as track 0 and scores
-  them this way too); a track counts when more than half of its hits belong to its majority particle
-  and it holds more than half of that particle's hits; ties for the majority go to the smaller
-  particle id; the score is the summed truth weight of the majority particle's hits in counting
-  tracks, over the total weight.
-* Doublet precision/recall follow the reference: true doublets are consecutive hits (by radius) of a
-  particle among its weighted hits ("focused"); unweighted ones are ignored, not counted as fakes.
-* Track-level: a track *matches* a particle when > 50 % of its hits are that particle's and it
-  holds > 50 % of that particle's hits. Efficiency = matched focused particles / focused particles
-  (particles with non-zero total weight); fake rate = tracks in which no particle holds > 50 % of the
-  hits / tracks; duplicate rate = tracks whose > 50 % particle already has another such track /
-  tracks. Track ``0`` (no track) is excluded from track-level rates.
-* With a particles table (production vertex and momentum), the full-detector definitions are
-  added (:func:`focused_rates`): *focused* particles have pT >= 1 GeV at production, a production
-  vertex within 10 mm of the beam line and hits on >= 5 distinct layers (any volumes);
-  ``focused_efficiency`` is their matched fraction, ``endcap_efficiency`` the same for those
-  with a hit on an endcap disk, and ``oracle_score`` the TrackML score of the submission that
-  holds exactly the focused particles, each with all its hits (the ceiling at this pT cut).
+  submission is a track, ``0`` and short tracks included (the reference writes unassigned hits as
+  track 0 and scores them this way too); a track counts when more than half of its hits belong to
+  its majority particle and it holds more than half of that particle's hits; ties for the majority
+  go to the smaller particle id; the score is the summed truth weight of the majority particle's
+  hits in counting tracks, over the total weight.
+* ``oracle_score``: the TrackML score of a perfect tracker that finds exactly the focused
+  particles, each with all its hits. Other particles (pT < 1 GeV, secondaries) carry weight too, so
+  a tracker that finds some of them scores above the oracle.
+* Doublet precision and recall: the doublets of a track are its consecutive hits by radius, the
+  true doublets the consecutive hits by radius of a weighted particle; precision = found true
+  doublets / found doublets that are not doublets of an unweighted particle (those are neither
+  right nor wrong), recall = found true doublets / true doublets.
 """
 from __future__ import annotations
 
@@ -78,7 +99,8 @@ def trackml_score(truth_hit_id, particle_id, weight, sub_hit_id, sub_track_id) -
 
 
 def true_doublets(hit_id, r, particle_id, weight) -> tuple[np.ndarray, np.ndarray]:
-    """(focused, unfocused) true doublets as (n, 2) hit-id arrays, the reference's definition."""
+    """The consecutive hits by radius of (weighted, unweighted) particles as (n, 2) hit-id arrays:
+    the true doublets, the reference's definition, and those that are neither right nor wrong."""
     df = pd.DataFrame({"hit_id": hit_id, "r": r, "pid": particle_id, "w": weight})
     df = df[df.pid != 0]
     out = []
@@ -98,46 +120,87 @@ def rows_in(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.isin(a[:, 0] * base + a[:, 1], b[:, 0] * base + b[:, 1])
 
 
-def doublet_scores(found: np.ndarray, focused: np.ndarray, unfocused: np.ndarray) -> dict:
-    """The reference's doublet precision and recall of ``found`` (n, 2) hit-id doublets."""
+def _rate(k: int, n: int) -> float:
+    return k / n if n else 0.0
+
+
+def doublet_scores(found: np.ndarray, weighted: np.ndarray, unweighted: np.ndarray) -> dict:
+    """The reference's doublet precision and recall of ``found`` (n, 2) hit-id doublets against
+    the true doublets of weighted and unweighted particles (:func:`true_doublets`)."""
     found = np.unique(found.reshape(-1, 2), axis=0) if len(found) else found.reshape(0, 2)
-    valid = int(rows_in(found, focused).sum())
-    oops = int(rows_in(found, unfocused).sum())
-    denom = len(found) - oops
+    valid = int(rows_in(found, weighted).sum())
+    oops = int(rows_in(found, unweighted).sum())
     return {
-        "doublet_precision": valid / denom if denom else 0.0,
-        "doublet_recall": valid / len(focused) if len(focused) else 0.0,
+        "doublet_precision": _rate(valid, len(found) - oops),
+        "doublet_recall": _rate(valid, len(weighted)),
         "doublets_found": int(len(found)),
-        "doublets_true": int(len(focused)),
+        "doublets_true": int(len(weighted)),
     }
 
 
 BARREL_VOLUMES = (8, 13, 17)
+#: Primaries are produced within this distance (mm) of the beam line.
+MAX_VERTEX_R = 10.0
+#: Focused particles: pT (GeV) at production at least this ...
+FOCUSED_MIN_PT = 1.0
+#: ... and hits on this many distinct layers; low-pT primaries: the same layers, pT in this band.
+MIN_LAYERS = 5
+LOW_PT_BAND = (0.3, 1.0)
+#: Tracks with fewer hits are not counted as tracks (nor as fakes).
+MIN_TRACK_HITS = 3
+VERTEX_COLUMNS = {"vx", "vy", "px", "py", "pz"}
+
+
+def has_vertices(particles: pd.DataFrame | None) -> bool:
+    """Whether ``particles`` gives production vertices and momenta (the sets beyond weighted)."""
+    return particles is not None and VERTEX_COLUMNS <= set(particles.columns)
+
+
+def particle_table(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFrame | None = None,
+                   track_id: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per particle with hits (noise excluded): particle_id, nhits, weight, weighted,
+    n_layers, disk (a hit on an endcap disk); with vertices (:func:`has_vertices`) pt and eta at
+    production, vertex_r, primary, focused, endcap, low_pt; with ``track_id`` (one per truth row), found. The sets and found
+    are the module docstring's."""
+    pid = truth.particle_id.to_numpy()
+    h = pd.DataFrame({"particle_id": pid, "weight": truth.weight.to_numpy(dtype=np.float64),
+                      "volume_id": hits.volume_id.to_numpy(), "layer_id": hits.layer_id.to_numpy()})
+    h = h[h.particle_id != 0]
+    h["disk"] = ~h.volume_id.isin(BARREL_VOLUMES)
+    g = h.groupby("particle_id")
+    t = pd.DataFrame({"nhits": g.size(), "weight": g.weight.sum(),
+                      "n_layers": h.drop_duplicates(["particle_id", "volume_id", "layer_id"])
+                      .groupby("particle_id").size(),
+                      "disk": g.disk.any()})
+    t["weighted"] = t.weight > 0
+    if has_vertices(particles):
+        p = particles.drop_duplicates("particle_id").set_index("particle_id").reindex(t.index)
+        pt = np.hypot(p.px.to_numpy(float), p.py.to_numpy(float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t["pt"] = pt
+            t["eta"] = np.arcsinh(p.pz.to_numpy(float) / pt)
+        t["vertex_r"] = np.hypot(p.vx.to_numpy(float), p.vy.to_numpy(float))
+        t["primary"] = (t.vertex_r <= MAX_VERTEX_R).to_numpy()
+        trackable = t.primary & (t.n_layers >= MIN_LAYERS)
+        t["focused"] = trackable & (t.pt >= FOCUSED_MIN_PT)
+        t["endcap"] = t.focused & t.disk
+        t["low_pt"] = trackable & (t.pt >= LOW_PT_BAND[0]) & (t.pt < LOW_PT_BAND[1])
+    if track_id is not None:
+        t["found"] = t.index.isin(matched_particles(track_id, pid))
+    return t.reset_index()
 
 
 def focused_particles(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFrame,
-                      min_pt: float = 1.0, max_vertex_r: float = 10.0,
-                      min_layers: int = 5) -> pd.DataFrame:
-    """The focused particles (see the module docstring): particle_id, pt, eta, vz, n_layers and
-    ``endcap`` (has a hit on a disk), one row each."""
-    p = particles.drop_duplicates("particle_id")
-    pt = np.hypot(p.px.to_numpy(), p.py.to_numpy())
-    keep = (pt >= min_pt) & (np.hypot(p.vx.to_numpy(), p.vy.to_numpy()) <= max_vertex_r)
-    p = p[keep].assign(pt=pt[keep])
-    h = pd.DataFrame({"particle_id": truth.particle_id.to_numpy(),
-                      "volume_id": hits.volume_id.to_numpy(), "layer_id": hits.layer_id.to_numpy()})
-    h = h[h.particle_id.isin(p.particle_id)]
-    h = h.assign(disk=~h.volume_id.isin(BARREL_VOLUMES))
-    per = pd.DataFrame({
-        "n_layers": h.drop_duplicates(["particle_id", "volume_id", "layer_id"]).groupby(
-            "particle_id").size(),
-        "endcap": h.groupby("particle_id").disk.any()})
-    p = p.merge(per, left_on="particle_id", right_index=True)
-    p = p[p.n_layers >= min_layers]
-    theta = np.arctan2(p.pt.to_numpy(), p.pz.to_numpy())
-    return pd.DataFrame({"particle_id": p.particle_id.to_numpy(), "pt": p.pt.to_numpy(),
-                         "eta": -np.log(np.tan(theta / 2)), "vz": p.vz.to_numpy(),
-                         "n_layers": p.n_layers.to_numpy(), "endcap": p.endcap.to_numpy()})
+                      min_pt: float = FOCUSED_MIN_PT, max_vertex_r: float = MAX_VERTEX_R,
+                      min_layers: int = MIN_LAYERS) -> pd.DataFrame:
+    """The focused particles (module docstring; other cuts for studies): particle_id, pt, eta,
+    vz, n_layers and ``endcap`` (a hit on a disk), one row each."""
+    t = particle_table(hits, truth, particles)
+    t = t[(t.pt >= min_pt) & (t.vertex_r <= max_vertex_r) & (t.n_layers >= min_layers)]
+    vz = particles.drop_duplicates("particle_id").set_index("particle_id").vz
+    return pd.DataFrame({"particle_id": t.particle_id.to_numpy(), "pt": t.pt.to_numpy(),
+                         "eta": t.eta.to_numpy(), "vz": vz.reindex(t.particle_id).to_numpy(),
+                         "n_layers": t.n_layers.to_numpy(), "endcap": t.disk.to_numpy()})
 
 
 def matched_particles(track_id, particle_id) -> np.ndarray:
@@ -150,48 +213,49 @@ def matched_particles(track_id, particle_id) -> np.ndarray:
     return np.unique(maj.particle_id.to_numpy()[good & (maj.particle_id.to_numpy() != 0)])
 
 
-def focused_rates(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFrame,
-                  track_id: np.ndarray) -> dict:
-    """Efficiencies over the focused particles and the oracle score (module docstring)."""
-    foc = focused_particles(hits, truth, particles)
-    pid = truth.particle_id.to_numpy()
-    matched = np.isin(foc.particle_id.to_numpy(), matched_particles(track_id, pid))
-    endcap = foc.endcap.to_numpy()
-    oracle_tracks = np.where(np.isin(pid, foc.particle_id.to_numpy()), pid, 0)
-    hid, w = truth.hit_id.to_numpy(), truth.weight.to_numpy()
-    return {
-        "focused_particles_full": int(len(foc)),
-        "focused_efficiency": float(matched.mean()) if len(foc) else 0.0,
-        "endcap_particles": int(endcap.sum()),
-        "endcap_efficiency": float(matched[endcap].mean()) if endcap.any() else 0.0,
-        "oracle_score": trackml_score(hid, pid, w, hid, oracle_tracks),
-    }
-
-
-def track_rates(track_id, particle_id, weight) -> dict:
-    """Efficiency, fake rate and duplicate rate (see the module docstring)."""
-    track_id = np.asarray(track_id)
-    particle_id = np.asarray(particle_id)
-    weight = np.asarray(weight, dtype=np.float64)
-    pw = pd.Series(weight).groupby(particle_id).sum()
-    focused = set(pw.index[(pw.to_numpy() > 0) & (pw.index.to_numpy() != 0)])
+def track_table(track_id, particle_id) -> pd.DataFrame:
+    """One row per track (module docstring: >= 3 hits, id not 0): track_id, nhits, its most
+    frequent particle (``particle_id``, smallest id among ties) and that particle's hits ``n``,
+    and ``fake``."""
+    track_id, particle_id = np.asarray(track_id), np.asarray(particle_id)
     on_track = track_id != 0
-    maj = majority(track_id[on_track], particle_id[on_track], weight[on_track])
-    n_tracks = len(maj)
-    pn = pd.Series(particle_id).value_counts().loc[maj.particle_id].to_numpy()
-    pure = (maj.n / maj.nhits > 0.5).to_numpy() & (maj.particle_id.to_numpy() != 0)
-    matched = pure & (maj.n.to_numpy() / pn > 0.5)
-    matched_focused = {p for p in maj.particle_id[matched] if p in focused}
-    pure_per_particle = maj.particle_id[pure].value_counts()
-    duplicates = int((pure_per_particle - 1).clip(lower=0).sum())
-    return {
-        "tracks": int(n_tracks),
-        "focused_particles": len(focused),
-        "matched_focused": len(matched_focused),
-        "efficiency": len(matched_focused) / len(focused) if focused else 0.0,
-        "fake_rate": float((~pure).sum() / n_tracks) if n_tracks else 0.0,
-        "duplicate_rate": duplicates / n_tracks if n_tracks else 0.0,
-    }
+    maj = majority(track_id[on_track], particle_id[on_track], np.ones(on_track.sum()))
+    maj = maj[maj.nhits >= MIN_TRACK_HITS]
+    fake = ~((maj.n / maj.nhits > 0.5) & (maj.particle_id != 0))
+    return pd.DataFrame({"track_id": maj.track_id.to_numpy(), "nhits": maj.nhits.to_numpy(),
+                         "particle_id": maj.particle_id.to_numpy(), "n": maj.n.to_numpy(),
+                         "fake": fake.to_numpy()})
+
+
+def track_rates(track_id, particle_id, focused_found: np.ndarray | None = None) -> dict:
+    """tracks, fake tracks and rate; with ``focused_found`` (ids of the found focused particles)
+    duplicate tracks and rate (module docstring)."""
+    tracks = track_table(track_id, particle_id)
+    n = len(tracks)
+    out = {"tracks": n, "fake_tracks": int(tracks.fake.sum()),
+           "fake_rate": _rate(int(tracks.fake.sum()), n)}
+    if focused_found is not None:
+        own = tracks.particle_id[~tracks.fake.to_numpy() & tracks.particle_id.isin(focused_found)]
+        dup = int(len(own) - own.nunique())
+        out |= {"duplicate_tracks": dup, "duplicate_rate": _rate(dup, n)}
+    return out
+
+
+#: The particle sets with an efficiency, in the order they are printed.
+EFFICIENCY_SETS = ("focused", "endcap", "low_pt")
+
+
+def particle_rates(parts: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Per set of :data:`EFFICIENCY_SETS`: particles, found, efficiency; and the oracle score."""
+    out = {}
+    for name in EFFICIENCY_SETS:
+        sel = parts[name].to_numpy()
+        k, n = int((parts.found.to_numpy() & sel).sum()), int(sel.sum())
+        out |= {f"{name}_particles": n, f"{name}_found": k, f"{name}_efficiency": _rate(k, n)}
+    pid, hid, w = truth.particle_id.to_numpy(), truth.hit_id.to_numpy(), truth.weight.to_numpy()
+    focused = parts.particle_id.to_numpy()[parts.focused.to_numpy()]
+    out["oracle_score"] = trackml_score(hid, pid, w, hid, np.where(np.isin(pid, focused), pid, 0))
+    return out
 
 
 def submission_doublets(hit_id, r, track_id) -> np.ndarray:
@@ -204,7 +268,7 @@ def submission_doublets(hit_id, r, track_id) -> np.ndarray:
 
 
 def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.DataFrame,
-                     source: str = "submission") -> dict:
+                     source: str = "submission", particles: pd.DataFrame | None = None) -> dict:
     """All scores of a TrackML submission (columns ``hit_id, track_id``) against truth.
 
     ``source`` names the submission (its file) in error messages.
@@ -214,25 +278,22 @@ def score_submission(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.Dat
             raise InputError(f"{source}: missing column {col}; expected hit_id,track_id")
     track_id = align(truth.hit_id.to_numpy(), submission.hit_id.to_numpy(),
                      submission.track_id.to_numpy(), source)
-    return score_tracks(hits, truth, track_id)
+    return score_tracks(hits, truth, track_id, particles)
 
 
 def score_tracks(hits: pd.DataFrame, truth: pd.DataFrame, track_id: np.ndarray,
-                 found_doublets: np.ndarray | None = None,
                  particles: pd.DataFrame | None = None) -> dict:
-    """All scores of ``track_id`` (one per row of ``truth``, whose rows match ``hits``).
-
-    ``found_doublets`` (n, 2 hit ids) are the doublets the tracks are made of; by default the
-    consecutive hits of each track by radius.
-    """
+    """All scores of ``track_id`` (one per row of ``truth``, whose rows match ``hits``); the sets
+    beyond the weighted ones when ``particles`` has vertices (module docstring)."""
     r = np.hypot(hits.x.to_numpy(), hits.y.to_numpy())
     pid, w, hid = truth.particle_id.to_numpy(), truth.weight.to_numpy(), truth.hit_id.to_numpy()
-    focused, unfocused = true_doublets(hid, r, pid, w)
-    if found_doublets is None:
-        found_doublets = submission_doublets(hid, r, track_id)
+    weighted, unweighted = true_doublets(hid, r, pid, w)
     out = {"trackml_score": trackml_score(hid, pid, w, hid, track_id)}
-    out.update(doublet_scores(found_doublets, focused, unfocused))
-    out.update(track_rates(track_id, pid, w))
-    if particles is not None and {"vx", "vy", "vz", "px", "py", "pz"} <= set(particles.columns):
-        out.update(focused_rates(hits, truth, particles, track_id))
+    out.update(doublet_scores(submission_doublets(hid, r, track_id), weighted, unweighted))
+    found = None
+    if has_vertices(particles):
+        parts = particle_table(hits, truth, particles, track_id)
+        out.update(particle_rates(parts, truth))
+        found = parts.particle_id.to_numpy()[parts.focused.to_numpy() & parts.found.to_numpy()]
+    out.update(track_rates(track_id, pid, found))
     return out

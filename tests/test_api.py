@@ -125,7 +125,7 @@ def test_rebuild_qubo_with_d0_weights_and_solve(event, built):
 
 def check_result(res, event):
     s = res.scores
-    for k in ("trackml_score", "doublet_precision", "doublet_recall", "efficiency", "fake_rate",
+    for k in ("trackml_score", "doublet_precision", "doublet_recall", "focused_efficiency", "fake_rate",
               "duplicate_rate"):
         assert 0.0 <= s[k] <= 1.0, (k, s[k])
     tracks = res.tracks

@@ -58,6 +58,8 @@ CASES = {
     "num_sweeps_negative": _solve_with("[solve]\nnum_sweeps = -5\n", "num_sweeps = -5"),
     "min_pt_zero": _solve_with("[doublets]\nmin_pt = 0\n", "[doublets] min_pt = 0", ">= 0.1"),
     "min_pt_negative": _solve_with("[doublets]\nmin_pt = -1\n", "min_pt = -1"),
+    "min_pt_no_detector_uses": _solve_with("[doublets]\nmin_pt = 1e9\n",
+                                           "[doublets] min_pt = 1000000000.0", "<= 100"),
     "field_zero": _solve_with("[doublets]\nfield_tesla = 0\n", "field_tesla = 0", "> 0"),
     "layer_gap_zero": _solve_with("[doublets]\nmax_layer_gap = 0\n", "max_layer_gap = 0"),
     "beta_range_reversed": _solve_with("[solve]\nbeta_range = [10, 0.1]\n", "beta_range",
@@ -120,6 +122,10 @@ def test_one_line_exit_2_nothing_written(runs, name):
     ({"doublets": {"min_pt": 0}}, "[doublets] min_pt = 0"),
     ({"solve": {"beta_range": [10, 0.1]}}, "hot < cold"),
     ({"beamspot": {"d0_max": 200}}, "d0_max = 200"),
+    # Values no detector could use.
+    ({"beamspot": {"z0_max": 5000.0}}, "[beamspot] z0_max = 5000.0: expected >= 0 and <= 1000"),
+    ({"model": {"tplet_max_curv": 1.0}}, "[model] tplet_max_curv = 1.0: expected > 0 and <= 0.1"),
+    ({"tracks": {"min_hits": 100}}, "[tracks] min_hits = 100: expected >= 3 and <= 30"),
 ])
 def test_same_messages_through_the_api(settings, message):
     from qtrack.config import Config, DoubletConfig, SolveConfig

@@ -70,9 +70,9 @@ def test_round_trip_and_convention(half, raw_frames):
     assert (pt[weighted] >= 1.0).all()
     assert (counts[weighted] >= 5).all()
     assert (truth.particle_id.to_numpy()[weighted] != 0).all()
-    focused = truth.particle_id[weighted].unique()
-    assert len(focused) > 5
-    for pid in focused:
+    weighted_ids = truth.particle_id[weighted].unique()
+    assert len(weighted_ids) > 5
+    for pid in weighted_ids:
         assert (truth.particle_id == pid).sum() >= 5
     # ... and proportional to the original weights where they are kept.
     orig = src_truth.set_index("hit_id").weight.loc[truth.hit_id].to_numpy()
@@ -88,7 +88,7 @@ def test_round_trip_and_convention(half, raw_frames):
     assert meta["seed"] == 7 and meta["density"] == 0.5
     assert meta["num_hits"] == len(hits) and meta["num_particles"] == len(pids)
     assert meta["num_noise"] == info.n_noise
-    assert meta["num_focused_particles"] == len(focused)
+    assert meta["num_weighted_particles"] == len(weighted_ids)
 
 
 def test_reduced_event_solves(half):

@@ -189,6 +189,48 @@ def test_full_detector_event_end_to_end(solved_sim):
     assert on.duplicated(["track_id", "volume_id", "layer_id"]).sum() > 100
 
 
+def test_score_plots_and_json_name_the_same_sets_with_the_same_counts(solved_sim, tmp_path):
+    """`qtrack score` prints solve's table for solve's submission; the figures count what the
+    table counts (the issue's done-criteria, on the simulated event)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from qtrack.cli import score, score_table
+
+    s = solved_sim.scores
+    sub = tmp_path / "sub.csv"
+    solved_sim.submission.to_csv(sub, index=False)
+    res = CliRunner().invoke(score, [str(sub), str(SIM)])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[1:] == score_table(s).splitlines()
+    for row in ("efficiency (focused)", "efficiency (endcap)", "efficiency (low pT)",
+                "oracle TrackML score", "duplicate rate"):
+        assert row in res.output
+    res = CliRunner().invoke(score, [str(sub), str(SIM), "--json"])
+    assert json.loads(res.output) == pytest.approx(s, abs=1e-12)
+    # The JSON's sets are the issue's: focused particles are pT >= 1 GeV primaries.
+    assert 100 < s["focused_particles"] < 400 and s["low_pt_particles"] > s["focused_particles"]
+    pytest.importorskip("matplotlib")
+    from qtrack.plot.display import classify_segments
+    from qtrack.plot.tables import efficiency_tables
+
+    tid = solved_sim.submission.set_index("hit_id").track_id.reindex(
+        solved_sim.event.hits.hit_id).to_numpy()
+    tables = efficiency_tables(solved_sim.event, tid)
+    for curve in ("eff_vs_pt_focused", "eff_vs_eta_focused"):
+        assert (tables[curve].n.sum(), tables[curve].k.sum()) == (s["focused_particles"],
+                                                                 s["focused_found"])
+    prim = tables["eff_vs_pt_primaries"]
+    band = prim[(prim.lo_edge >= 0.3) & (prim.hi_edge <= 1.0)]
+    assert (band.n.sum(), band.k.sum()) == (s["low_pt_particles"], s["low_pt_found"])
+    assert (tables["fake_vs_eta"].n.sum(), tables["fake_vs_eta"].k.sum()) == (s["tracks"],
+                                                                             s["fake_tracks"])
+    segs = classify_segments(solved_sim.event, tid)
+    assert (len(segs["focused"]), len(segs["found"])) == (s["focused_particles"],
+                                                          s["focused_found"])
+
+
 @pytest.mark.parametrize("part", ["endcap", "barrel"])
 def test_endcap_only_and_barrel_only_events(tmp_path, part):
     import qtrack

@@ -350,7 +350,7 @@ def test_triplet_curvature_sign_and_value():
     y = 1000 + 1000 * np.sin(ang)
     z = np.zeros(3)
     d = Doublets(np.array([0, 1]), np.array([1, 2]), np.array([1, 1], dtype=np.int8))
-    cfg = ModelConfig(tplet_max_curv=1.0)
+    cfg = ModelConfig(tplet_max_curv=0.1)
     t = build_triplets(x, y, z, d, 2, cfg)
     assert len(t) == 1
     assert t.curvature[0] == pytest.approx(1e-3, rel=1e-9)

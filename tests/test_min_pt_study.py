@@ -26,7 +26,7 @@ def event():
     return qtrack.load_event(SHIPPED)
 
 
-def test_low_pt_band_counts_the_particles_by_hand(event):
+def test_pt_band_counts_the_particles_by_hand(event):
     """The band's particles, counted here from the CSV columns: 0.5 <= pT < 1 GeV at production,
     vertex within 10 mm of the beam line, hits on >= 5 distinct (volume, layer)."""
     p = event.particles.drop_duplicates("particle_id").set_index("particle_id")
@@ -41,13 +41,13 @@ def test_low_pt_band_counts_the_particles_by_hand(event):
 
     pid = event.truth.particle_id.to_numpy()
     every_particle = pid.copy()  # one track per particle, noise hits on none
-    counts = M.band_counts(event, every_particle, *M.LOW_PT_BAND)
+    counts = M.band_counts(event, every_particle, *M.BAND)
     assert counts == {"particles": len(expected), "found": len(expected)}
-    assert M.band_counts(event, np.zeros_like(pid), *M.LOW_PT_BAND)["found"] == 0
+    assert M.band_counts(event, np.zeros_like(pid), *M.BAND)["found"] == 0
     # half of the band's particles on tracks: exactly those are found
     chosen = sorted(expected)[::2]
     half = np.where(np.isin(pid, chosen), pid, 0)
-    assert M.band_counts(event, half, *M.LOW_PT_BAND) == {"particles": len(expected), "found": len(chosen)}
+    assert M.band_counts(event, half, *M.BAND) == {"particles": len(expected), "found": len(chosen)}
 
 
 def test_a_child_that_dies_is_recorded_not_raised():
@@ -62,14 +62,14 @@ def test_a_child_that_dies_is_recorded_not_raised():
 def test_summary_pools_efficiencies_and_keeps_failures():
     ok = {"status": "ok", "default": True, "min_pt": 0.75, "peak_rss_mb": 100.0, "fake_rate": 0.0,
           "focused_particles": 10, "focused_found": 9, "endcap_particles": 4, "endcap_found": 3,
-          "low_pt_particles": 5, "low_pt_found": 1}
+          "band_particles": 5, "band_found": 1}
     runs = [ok | {"event": "a"}, ok | {"event": "b", "focused_particles": 30, "focused_found": 30},
             {"event": "c", "status": "killed", "error": "killed by SIGKILL", "default": True,
              "min_pt": 0.75, "peak_rss_mb": 4000.0}]
     (s,) = M.summarize(runs)
     assert s["events"] == 3 and s["events_ok"] == 2 and s["failures"] == ["c: killed by SIGKILL"]
     assert s["focused_efficiency"] == 39 / 40 and s["endcap_efficiency"] == 6 / 8
-    assert s["low_pt_efficiency"] == 2 / 10 and s["peak_rss_mb_max"] == 4000.0
+    assert s["band_efficiency"] == 2 / 10 and s["peak_rss_mb_max"] == 4000.0
 
 
 @pytest.mark.parametrize("args, words", [

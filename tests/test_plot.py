@@ -105,20 +105,30 @@ def _track_id(result):
 def test_tables_agree_with_scores(solved):
     result, _ = solved
     tid = _track_id(result)
+    s = result.scores
     parts = particle_table(result.event, tid)
     foc = parts[parts.focused]
-    assert len(foc) == result.scores["focused_particles"]
-    assert foc.matched.sum() / len(foc) == pytest.approx(result.scores["efficiency"])
+    assert (len(foc), foc.found.sum()) == (s["focused_particles"], s["focused_found"])
+    low = parts[parts.low_pt]
+    assert (len(low), low.found.sum()) == (s["low_pt_particles"], s["low_pt_found"])
     tracks = track_table(result.event, tid)
-    assert len(tracks) == result.scores["tracks"] == len(result.tracks)
-    assert tracks.fake.mean() == pytest.approx(result.scores["fake_rate"])
-    # focused particles have pT >= 1 GeV at (some of) their hits and sit in the barrel's eta range
-    assert (foc.pt > 0.5).all() and (foc.eta.abs() < 4).all()
+    assert len(tracks) == s["tracks"] == len(result.tracks)
+    assert tracks.fake.sum() == s["fake_tracks"]
+    # focused particles: pT >= 1 GeV at production, in the barrel's eta range
+    assert (foc.pt >= 1.0).all() and (foc.eta.abs() < 4).all()
     tables = efficiency_tables(result.event, tid)
-    t = tables["eff_vs_pt_focused"]
-    assert t.n.sum() == len(foc) and t.k.sum() == foc.matched.sum()
-    ok = t.n > 0
-    assert ((t.err_lo[ok] <= t.rate[ok]) & (t.rate[ok] <= t.err_hi[ok])).all()
+    for curve in ("eff_vs_pt_focused", "eff_vs_eta_focused"):
+        t = tables[curve]
+        assert (t.n.sum(), t.k.sum()) == (s["focused_particles"], s["focused_found"])
+        ok = t.n > 0
+        assert ((t.err_lo[ok] <= t.rate[ok]) & (t.rate[ok] <= t.err_hi[ok])).all()
+    # the primaries on >= 5 layers hold the focused and the low-pT particles
+    prim = tables["eff_vs_pt_primaries"]
+    assert prim.n.sum() >= s["focused_particles"] + s["low_pt_particles"]
+    low_bins = prim[(prim.lo_edge >= 0.3) & (prim.hi_edge <= 1.0)]
+    assert (low_bins.n.sum(), low_bins.k.sum()) == (s["low_pt_particles"], s["low_pt_found"])
+    assert (tables["fake_vs_eta"].n.sum(), tables["fake_vs_eta"].k.sum()) == (s["tracks"],
+                                                                             s["fake_tracks"])
 
 
 def test_fit_tracks_recovers_helix():

@@ -140,7 +140,7 @@ def test_results_table(cli_run, events_dir):
     assert set(table.config_hash) == {config_hash(qtrack.Config().to_dict())}
     assert set(table.qtrack_version) == {qtrack.__version__} and set(table.sampler) == {"neal"}
     for col in ["hits", "doublets", "triplets", "qubo_variables", "tracks", "time_doublets_s", "time_solve_s",
-                "time_total_s", "peak_rss_mb", "cpu_s", "seed", "trackml_score", "efficiency", "fake_rate"]:
+                "time_total_s", "peak_rss_mb", "cpu_s", "seed", "trackml_score", "focused_efficiency", "fake_rate"]:
         assert table[col].notna().all(), col
     # Both workers took part, and each row matches its event's summary.
     assert table.worker.nunique() == 2

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from qtrack.errors import InputError
-from qtrack.scoring import (majority, doublet_scores, score_submission, submission_doublets,
+from qtrack.scoring import (doublet_scores, focused_particles, majority, matched_particles,
+                            particle_table, score_submission, score_tracks, submission_doublets,
                             track_rates, trackml_score, true_doublets)
 
 # A small event: particle 1 has 4 hits (weight 0.15 each = 0.6), particle 2 has 2 hits (0.2 each =
@@ -190,34 +191,98 @@ def test_submission_doublets():
 
 def test_track_rates():
     rows = [
-        # (particle, weight, track)
-        *[(1, 0.1, 1)] * 3, (1, 0.1, 3),            # T1: 3 hits of p1 -> matched p1
-        *[(2, 0.1, 2)] * 3, (2, 0.1, 3),            # T2: 3 hits of p2 + a noise hit -> matched p2
-        (0, 0.0, 2),
-        *[(3, 0.0, 4)] * 3,                         # T4: p3 (unfocused, weight 0) -> pure, not counted
-        (0, 0.0, 5),                                # T5: noise alone -> fake
-        *[(4, 0.05, 6)] * 4, *[(4, 0.05, 7)] * 2,   # T6 matched p4; T7 pure p4 but 2/6 -> duplicate
-        *[(5, 0.1, 0)] * 5,                         # p5: focused, on no track
-        *[(6, 0.05, 8)] * 4, (6, 0.05, 9), (6, 0.05, 10),  # T8 matched p6; T9, T10: 2 duplicates
+        # (particle, track)
+        *[(1, 1)] * 3, (1, 3),                 # T1: 3 of p1's 4 hits -> p1 found
+        *[(2, 2)] * 3, (2, 3), (0, 2),         # T2: 3 hits of p2 + a noise hit -> p2 found
+        (7, 3),                                # T3: p1, p2, p7: nobody > 50 % -> fake
+        *[(3, 4)] * 3, *[(3, 11)] * 3,         # T4, T11: halves of p3 -> pure, p3 not found
+        *[(0, 5)] * 3,                         # T5: noise -> fake
+        *[(4, 6)] * 4, *[(4, 7)] * 3,          # T6 finds p4 (4 of 7); T7 pure p4 -> duplicate
+        *[(5, 0)] * 5,                         # p5: on no track
+        *[(6, 8)] * 4, (6, 9), *[(6, 10)] * 2, # T8 finds p6; T9, T10: under 3 hits, no tracks
     ]
-    # T3 = one hit of p1 + one of p2: no particle holds > 50 % -> fake.
-    pid, w, track = (np.array(v) for v in zip(*rows))
-    s = track_rates(track, pid, w)
-    assert s["tracks"] == 10
-    assert s["focused_particles"] == 5        # p1, p2, p4, p5, p6
-    assert s["matched_focused"] == 4          # p1, p2, p4, p6
-    assert s["efficiency"] == pytest.approx(4 / 5)
-    assert s["fake_rate"] == pytest.approx(2 / 10)    # T3, T5
-    assert s["duplicate_rate"] == pytest.approx(3 / 10)  # T7, T9, T10
+    pid, track = (np.array(v) for v in zip(*rows))
+    assert matched_particles(track, pid).tolist() == [1, 2, 4, 6]
+    s = track_rates(track, pid)
+    assert (s["tracks"], s["fake_tracks"]) == (9, 2)   # T1-8, T11; fakes T3, T5
+    assert s["fake_rate"] == pytest.approx(2 / 9) and "duplicate_rate" not in s
+    # Duplicates are of found focused particles only: T7 (p4), not T11 (p3).
+    s = track_rates(track, pid, focused_found=np.array([1, 2, 4, 6]))
+    assert s["duplicate_tracks"] == 1 and s["duplicate_rate"] == pytest.approx(1 / 9)
+    s = track_rates(track, pid, focused_found=np.array([1, 2, 3, 6]))
+    assert s["duplicate_tracks"] == 1                   # T4 or T11 (p3), T7 no longer
 
 
 def test_track_rates_perfect_and_empty():
     pid = np.array([1, 1, 1, 2, 2, 2, 0])
-    w = np.array([1, 1, 1, 1, 1, 1, 0.0])
-    s = track_rates(pid, pid, w)
-    assert (s["tracks"], s["efficiency"], s["fake_rate"], s["duplicate_rate"]) == (2, 1.0, 0.0, 0.0)
-    s = track_rates(np.zeros(7, int), pid, w)
-    assert (s["tracks"], s["efficiency"], s["fake_rate"], s["duplicate_rate"]) == (0, 0.0, 0.0, 0.0)
+    s = track_rates(pid, pid, np.array([1, 2]))
+    assert (s["tracks"], s["fake_rate"], s["duplicate_rate"]) == (2, 0.0, 0.0)
+    s = track_rates(np.zeros(7, int), pid, np.array([]))
+    assert (s["tracks"], s["fake_rate"], s["duplicate_rate"]) == (0, 0.0, 0.0)
+
+
+def _sets_event():
+    """Seven particles, one per condition of the sets (module docstring of qtrack.scoring)."""
+    #   name: (pt, vertex r, [(volume, layer) of each hit])
+    barrel5 = [(8, 2), (8, 4), (8, 6), (8, 8), (13, 2)]
+    spec = {
+        1: (2.0, 0.01, barrel5),                                   # focused
+        2: (1.5, 0.0, [(7, 14), (8, 2), (8, 4), (8, 6), (8, 8)]),  # focused, endcap (disk hit)
+        3: (0.5, 0.0, barrel5 + [(13, 4)]),                        # low pT
+        4: (3.0, 15.0, barrel5),                                   # not a primary
+        5: (2.0, 0.0, [(8, 2), (8, 2), (8, 4), (8, 4), (8, 6), (8, 8)]),  # 4 layers only
+        6: (0.2, 0.0, barrel5),                                    # below every band
+        7: (1.0, 0.0, barrel5),                                    # focused (pT >= 1)
+    }
+    hits, truth, parts = [], [], []
+    for p, (pt, vr, layers) in spec.items():
+        for k, (vol, lay) in enumerate(layers):
+            hid = len(hits) + 1
+            r = 30.0 + 60 * k
+            hits.append({"hit_id": hid, "x": r, "y": 0.0, "z": 10.0 * k, "volume_id": vol,
+                         "layer_id": lay})
+            truth.append({"hit_id": hid, "particle_id": p, "weight": pt / 100})
+        parts.append({"particle_id": p, "vx": vr, "vy": 0.0, "vz": 0.0, "px": pt, "py": 0.0,
+                      "pz": pt})
+    hits.append({"hit_id": len(hits) + 1, "x": 5.0, "y": 5.0, "z": 0.0, "volume_id": 8,
+                 "layer_id": 2})
+    truth.append({"hit_id": len(truth) + 1, "particle_id": 0, "weight": 0.0})
+    hits, truth = pd.DataFrame(hits), pd.DataFrame(truth)
+    truth["weight"] /= truth.weight.sum()
+    return hits, truth, pd.DataFrame(parts)
+
+
+def test_particle_sets_and_their_rates():
+    hits, truth, parts = _sets_event()
+    t = particle_table(hits, truth, parts).set_index("particle_id")
+    assert t.index[t.focused].tolist() == [1, 2, 7]
+    assert t.index[t.endcap].tolist() == [2]
+    assert t.index[t.low_pt].tolist() == [3]
+    assert t.index[~t.primary].tolist() == [4]
+    assert t.loc[5, "n_layers"] == 4 and t.loc[3, "eta"] == pytest.approx(np.arcsinh(1.0))
+    focused = focused_particles(hits, truth, parts)
+    assert focused.particle_id.tolist() == [1, 2, 7] and focused.endcap.tolist() == [False, True,
+                                                                                       False]
+    # Every particle a track of its own but particle 1 and 3 (on no track), and particle 2 split
+    # 3 + 2: found by its 3-hit track, the 2-hit rest is no track.
+    pid = truth.particle_id.to_numpy()
+    track = np.where(np.isin(pid, [1, 3]), 0, pid)
+    track[np.flatnonzero(pid == 2)[3:]] = 20
+    s = score_tracks(hits, truth, track, parts)
+    assert (s["focused_particles"], s["focused_found"]) == (3, 2)
+    assert s["focused_efficiency"] == pytest.approx(2 / 3)
+    assert (s["endcap_particles"], s["endcap_found"], s["low_pt_particles"], s["low_pt_found"]) \
+        == (1, 1, 1, 0)
+    # The oracle: particles 1, 2 and 7, each whole. The tracks above score 4, 5, 6, 7 whole and
+    # 3 of particle 2's 5 hits (equal weights): above the oracle.
+    w = truth.groupby("particle_id").weight.sum()
+    assert s["oracle_score"] == pytest.approx(w[[1, 2, 7]].sum())
+    assert s["trackml_score"] == pytest.approx(w[[4, 5, 6, 7]].sum() + 0.6 * w[2])
+    assert s["trackml_score"] > s["oracle_score"]
+    assert (s["tracks"], s["fake_tracks"], s["duplicate_tracks"]) == (5, 0, 0)
+    # Without production vertices: the weighted figures only.
+    s = score_tracks(hits, truth, track, parts.drop(columns=["vx", "vy"]))
+    assert "focused_particles" not in s and "duplicate_rate" not in s and "tracks" in s
 
 
 def test_score_submission_needs_hit_id_and_track_id(event):
@@ -228,11 +293,12 @@ def test_score_submission_needs_hit_id_and_track_id(event):
 
 def test_score_submission_of_the_truth(event):
     sub = pd.DataFrame({"hit_id": event.truth.hit_id, "track_id": event.truth.particle_id})
-    s = score_submission(event.hits, event.truth, sub.sample(frac=1.0, random_state=0))
+    s = score_submission(event.hits, event.truth, sub.sample(frac=1.0, random_state=0),
+                         particles=event.particles)
     assert s["trackml_score"] == pytest.approx(1.0)
     assert s["doublet_recall"] == pytest.approx(1.0)
     assert s["doublet_precision"] == pytest.approx(1.0)
-    assert s["efficiency"] == pytest.approx(1.0)
+    assert s["focused_efficiency"] == 1.0 and s["low_pt_efficiency"] == 1.0
     assert s["fake_rate"] == 0.0 and s["duplicate_rate"] == 0.0
 
 

@@ -15,9 +15,14 @@ the deviation small (PU60: 108 mm from the deviation alone, for sigma_z = 50 mm)
 """
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..config import BeamSpotConfig, DoubletConfig, ModelConfig
+
+log = logging.getLogger("qtrack")
 
 #: Segments bend no more than a track of this pT (GeV): fewer combinations to try.
 MIN_PT = 2.0
@@ -66,11 +71,25 @@ def segment_z0(x, y, z, layer, layers, config: BeamSpotConfig = BeamSpotConfig()
     return z0[residual < MAX_RESIDUAL]
 
 
-def estimate_z0_max(x, y, z, layer, layers, config: BeamSpotConfig = BeamSpotConfig()) -> float:
+@dataclass(frozen=True)
+class LuminousRegion:
+    """The estimate: half-length (mm), the straight segments it came from, and whether it is
+    measured (``False``: fewer than ``MIN_SEGMENTS`` segments, the configured cap is used)."""
+
+    z0_max: float
+    segments: int
+    measured: bool
+
+
+def estimate_z0_max(x, y, z, layer, layers,
+                    config: BeamSpotConfig = BeamSpotConfig()) -> LuminousRegion:
     """Half-length (mm) of the luminous region of this event, at most ``config.z0_max``."""
     z0 = segment_z0(x, y, z, layer, layers, config)
     if len(z0) < MIN_SEGMENTS:
-        return config.z0_max
+        log.info("luminous region: %d straight pixel segments, fewer than the %d needed to measure "
+                 "it; using the cap [beamspot] z0_max = %.1f mm", len(z0), MIN_SEGMENTS,
+                 config.z0_max)
+        return LuminousRegion(config.z0_max, len(z0), False)
     med = float(np.median(z0))
     sigma = 1.4826 * float(np.median(np.abs(z0 - med)))
     z0 = np.sort(z0)
@@ -78,4 +97,4 @@ def estimate_z0_max(x, y, z, layer, layers, config: BeamSpotConfig = BeamSpotCon
             - np.searchsorted(z0, z0 - CLUSTER_WIDTH / 2))
     farthest_vertex = float(np.abs(z0[near >= CLUSTER]).max(initial=0.0))
     half = max(abs(med) + N_SIGMA * sigma, farthest_vertex) + MARGIN
-    return float(min(config.z0_max, half))
+    return LuminousRegion(float(min(config.z0_max, half)), len(z0), True)

@@ -11,22 +11,30 @@ from .tables import _hit_frame
 
 
 def classify_segments(event, track_id: np.ndarray) -> dict[str, np.ndarray]:
-    """Hit-row index pairs (n, 2) of ``track`` segments, ``fake`` ones (not consecutive hits of one
-    particle) and ``missed`` true focused doublets on no track; fake/missed empty without truth."""
-    from ..scoring import rows_in, submission_doublets, true_doublets
+    """Hit-row index pairs (n, 2) of ``track`` segments (consecutive hits of a track by radius),
+    ``fake`` ones (not consecutive hits of one particle; needs truth) and ``missed`` ones
+    (consecutive hits of a focused particle, :mod:`qtrack.scoring`'s set, on no track; needs truth
+    and production vertices), and the ids of the focused particles and of those ``found``."""
+    from ..scoring import has_vertices, particle_table, rows_in, submission_doublets, true_doublets
 
     df = _hit_frame(event, track_id)
-    hid = df.hit_id.to_numpy()
+    hid, r = df.hit_id.to_numpy(), df.r.to_numpy()
     row = pd.Series(np.arange(len(hid)), index=hid)
-    seg = submission_doublets(hid, df.r.to_numpy(), df.track_id.to_numpy())
-    out = {"track": row.loc[seg.ravel()].to_numpy().reshape(-1, 2),
-           "fake": np.zeros((0, 2), int), "missed": np.zeros((0, 2), int)}
+    seg = submission_doublets(hid, r, df.track_id.to_numpy())
+    none = np.zeros((0, 2), int)
+    out = {"track": row.loc[seg.ravel()].to_numpy().reshape(-1, 2), "fake": none, "missed": none,
+           "focused": np.zeros(0, np.int64), "found": np.zeros(0, np.int64)}
     if event.has_truth:
-        focused, unfocused = true_doublets(hid, df.r.to_numpy(), df.particle_id.to_numpy(),
-                                           df.weight.to_numpy())
-        true_all = np.concatenate([focused, unfocused])
-        fake = seg[~rows_in(seg, true_all)]
-        missed = focused[~rows_in(focused, seg)]
+        pid = df.particle_id.to_numpy()
+        focused = np.zeros(0, np.int64)
+        if has_vertices(event.particles):
+            parts = particle_table(event.hits, event.truth, event.particles, df.track_id.to_numpy())
+            focused = parts.particle_id.to_numpy()[parts.focused.to_numpy()]
+            out["focused"] = focused
+            out["found"] = parts.particle_id.to_numpy()[(parts.focused & parts.found).to_numpy()]
+        of_focused, of_others = true_doublets(hid, r, pid, np.isin(pid, focused).astype(float))
+        fake = seg[~rows_in(seg, np.concatenate([of_focused, of_others]))]
+        missed = of_focused[~rows_in(of_focused, seg)]
         out["fake"] = row.loc[fake.ravel()].to_numpy().reshape(-1, 2)
         out["missed"] = row.loc[missed.ravel()].to_numpy().reshape(-1, 2)
     return out
@@ -75,7 +83,7 @@ def draw_event_display(event, track_id: np.ndarray, path: str | Path, title: str
     if sector_deg is not None and sector_deg < 360:
         lo, width = np.deg2rad(sector_start_deg), np.deg2rad(sector_deg)
         show = _in_sector(phi, lo, width)
-        segs = {k: v[show[v[:, 0]]] for k, v in segs.items()}
+        segs |= {k: segs[k][show[segs[k][:, 0]]] for k in ("track", "fake", "missed")}
         shown_tracks = np.unique(tid[segs["track"][:, 0]]) if len(segs["track"]) else uniq_all[:0]
         show |= np.isin(tid, shown_tracks) & (tid != 0)
         where = (f"the sector {sector_start_deg:g}$\\degree$ $\\leq \\phi <$ "
@@ -144,17 +152,23 @@ def draw_event_display(event, track_id: np.ndarray, path: str | Path, title: str
         Line2D([], [], color=FAKE_COLOR, lw=2.5,
                label=f"fake segments: {len(segs['fake'])} (consecutive track hits not from one particle)"),
         Line2D([], [], color=MISSED_COLOR, lw=2, ls=(0, (2, 1.5)),
-               label=f"missed segments: {len(segs['missed'])} (true focused doublets on no track)"),
+               label=f"missed segments: {len(segs['missed'])} (consecutive hits of a focused "
+                     "particle on no track)"),
         Line2D([], [], color="#707070", marker="o", ls="", ms=4, label=f"hits on tracks: {int(on.sum())}"),
         Line2D([], [], color=HIT_COLOR, marker="o", ls="", ms=4,
                label=f"hits on no track: {int(free.sum())}"),
     ]
+    if not len(segs["focused"]):
+        del handles[2]
     if not event.has_truth:
-        handles = [handles[0]] + handles[3:]
+        del handles[1]
     ax_rz.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=10,
                  frameon=False)
     if title is None:
         title = f"{event.name}: {len(uniq_all)} tracks found among {len(df)} hits"
+        if len(segs["focused"]):
+            title += (f"; focused particles found: {len(segs['found'])} of "
+                      f"{len(segs['focused'])}")
         if where:
             title += f"\nshowing {where}"
     fig.suptitle(title, fontsize=14)

@@ -48,18 +48,19 @@ def draw_efficiency(event, track_id: np.ndarray, path: str | Path, title: str | 
     tables = tables or efficiency_tables(event, track_id)
     fig = new_figure(13, 9.5)
     axs = fig.subplots(2, 2)
-    c_foc, c_all, c_fake = "#1f77b4", "#ff7f0e", FAKE_COLOR
-    n_foc = int(tables["eff_vs_pt_focused"].n.sum())
-    n_all = int(tables["eff_vs_pt_all5"].n.sum())
-    focus_label = f"focused particles ({n_foc}): $p_T \\geq$ 1 GeV, $\\geq$ 5 hits"
+    c_foc, c_prim, c_fake = "#1f77b4", "#ff7f0e", FAKE_COLOR
+    foc, prim = tables["eff_vs_pt_focused"], tables["eff_vs_pt_primaries"]
+    n_foc, n_prim = int(foc.n.sum()), int(prim.n.sum())
+    focus_label = (f"focused particles ({int(foc.k.sum())} of {n_foc} found): primaries, "
+                   "$p_T \\geq$ 1 GeV, $\\geq$ 5 layers")
 
     ax = axs[0, 0]
-    foc, all5 = tables["eff_vs_pt_focused"], tables["eff_vs_pt_all5"]
-    _rate_axis(ax, all5, f"all particles with $\\geq$ 5 hits ({n_all})", c_all, "s", offset=0.05, log=True)
+    _rate_axis(ax, prim, f"primaries on $\\geq$ 5 layers, any $p_T$ ({int(prim.k.sum())} of "
+               f"{n_prim} found)", c_prim, "s", offset=0.05, log=True)
     _rate_axis(ax, foc, focus_label, c_foc, "o", log=True)
-    _count_axis(ax, [foc, all5], "particles per bin (steps)", [c_foc, c_all])
-    ax.set(xlabel="particle $p_T$ at its innermost hit (GeV)", ylabel="track efficiency",
-           ylim=(-0.3, 1.1), xscale="log", title="track efficiency vs $p_T$",
+    _count_axis(ax, [foc, prim], "particles per bin (steps)", [c_foc, c_prim])
+    ax.set(xlabel="particle $p_T$ at production (GeV)", ylabel="efficiency",
+           ylim=(-0.3, 1.1), xscale="log", title="efficiency vs $p_T$",
            yticks=np.linspace(0, 1, 6))
     ax.legend(loc="lower right", fontsize=9)
 
@@ -67,15 +68,16 @@ def draw_efficiency(event, track_id: np.ndarray, path: str | Path, title: str | 
     foc = tables["eff_vs_eta_focused"]
     _rate_axis(ax, foc, focus_label, c_foc, "o")
     _count_axis(ax, [foc], "particles per bin (steps)", [c_foc])
-    ax.set(xlabel="particle pseudorapidity $\\eta$", ylabel="track efficiency", ylim=(-0.02, 1.1),
-           title="track efficiency vs $\\eta$")
+    ax.set(xlabel="particle pseudorapidity $\\eta$ at production", ylabel="efficiency",
+           ylim=(-0.02, 1.1), title="efficiency vs $\\eta$")
     _eta_xlim(ax, [foc])
     ax.legend(loc="lower center", fontsize=9)
 
-    n_tracks = int(tables["fake_vs_eta"].n.sum())
     t = tables["fake_vs_eta"]
+    n_tracks = int(t.n.sum())
+    tracks_label = f"tracks ($\\geq$ 3 hits; {int(t.k.sum())} fake of {n_tracks})"
     ax = axs[1, 0]
-    _rate_axis(ax, t, f"tracks ({n_tracks})", c_fake, "D")
+    _rate_axis(ax, t, tracks_label, c_fake, "D")
     _count_axis(ax, [t], "tracks per bin (steps)", [c_fake])
     ax.set(xlabel="track pseudorapidity $\\eta$ (line fit of z vs r)", ylabel="fake rate",
            ylim=(-0.02, 1.1), title="fake rate vs the track's fitted $\\eta$")
@@ -84,7 +86,7 @@ def draw_efficiency(event, track_id: np.ndarray, path: str | Path, title: str | 
 
     t = tables["fake_vs_pt"]
     ax = axs[1, 1]
-    _rate_axis(ax, t, f"tracks ({n_tracks})", c_fake, "D", log=True)
+    _rate_axis(ax, t, tracks_label, c_fake, "D", log=True)
     _count_axis(ax, [t], "tracks per bin (steps)", [c_fake])
     ax.set(xlabel="track $p_T$ (GeV, circle fit in x-y, 2 T field)", ylabel="fake rate",
            ylim=(-0.02, 1.1), xscale="log", title="fake rate vs the track's fitted $p_T$")
@@ -92,8 +94,8 @@ def draw_efficiency(event, track_id: np.ndarray, path: str | Path, title: str | 
     for ax in axs.ravel():
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
         ax.grid(alpha=0.3)
-    fig.suptitle(title or f"{event.name}: track efficiency (track matches particle: > 50 % of the "
-                 "track's hits and of the particle's hits) and fake rate (no particle has > 50 % of "
+    fig.suptitle(title or f"{event.name}: efficiency (found: a track holds > 50 % of the particle's "
+                 "hits, > 50 % of its hits the particle's) and fake rate (no particle has > 50 % of "
                  "the track's hits)\nerror bars: Clopper-Pearson 68 %; steps: entries per bin "
                  "(right axis, log)", fontsize=11)
     add_note(fig, note)

@@ -1,6 +1,7 @@
 """The numbers behind the figures: per-particle and per-track tables, binned rates.
 
-Definitions follow :mod:`qtrack.scoring` (it owns the majority matching).
+The particle sets, found particles and fake tracks are :mod:`qtrack.scoring`'s (its
+``particle_table`` and ``track_table``), so every count here is the score table's.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, QtrackError
-from ..scoring import align, majority
+from .. import scoring
+from ..scoring import align
 from ..tracks import rz_line_fit
 
 #: Magnetic field (T) used to turn a fitted radius into pT (TrackML: 2 T solenoid).
@@ -88,50 +90,19 @@ def _hit_frame(event, track_id: np.ndarray) -> pd.DataFrame:
     return df
 
 
-def _track_majority(df: pd.DataFrame) -> pd.DataFrame:
-    """Per track (track_id != 0): hits, majority particle and its count (see scoring.majority)."""
-    on = df[df.track_id != 0]
-    maj = majority(on.track_id.to_numpy(), on.particle_id.to_numpy(), on.weight.to_numpy())
-    return maj.set_index("track_id")
-
-
-def _momentum(event, df: pd.DataFrame) -> pd.DataFrame:
-    """px, py, pz per particle: truth momentum at its innermost hit (tpx, tpy, tpz; the momentum
-    the weights' pT cut uses), else the vertex momentum of particles.csv."""
-    t = event.truth
-    p = None
-    if {"tpx", "tpy", "tpz"} <= set(t.columns):
-        inner = pd.DataFrame({"particle_id": t.particle_id.to_numpy(), "r": df.r.to_numpy(),
-                              "px": t.tpx.to_numpy(), "py": t.tpy.to_numpy(), "pz": t.tpz.to_numpy()})
-        inner = inner[inner.particle_id != 0].sort_values("r", kind="stable")
-        p = inner.drop_duplicates("particle_id").set_index("particle_id")[["px", "py", "pz"]]
-    if event.particles is not None:
-        vtx = event.particles.drop_duplicates("particle_id").set_index("particle_id")[["px", "py", "pz"]]
-        p = vtx if p is None else p.combine_first(vtx)
-    if p is None:
-        raise InputError(f"{event.prefix}: no tpx,tpy,tpz in truth and no particles file: "
-                         "cannot compute pT and eta")
-    return p
+def _require_vertices(event) -> None:
+    if not scoring.has_vertices(event.particles):
+        raise InputError(f"{event.prefix}-particles.csv: no production vertices and momenta "
+                         f"({', '.join(sorted(scoring.VERTEX_COLUMNS))}) for {event.name}; the "
+                         "efficiency figure needs them (use --what display)")
 
 
 def particle_table(event, track_id: np.ndarray) -> pd.DataFrame:
-    """One row per particle with hits: nhits, weight, focused, pt (GeV), eta, matched (bool)."""
+    """One row per particle with hits: :func:`qtrack.scoring.particle_table` (pt and eta at
+    production, the particle sets, found)."""
     _require_truth(event)
-    df = _hit_frame(event, track_id)
-    parts = df[df.particle_id != 0].groupby("particle_id").agg(nhits=("hit_id", "size"),
-                                                                weight=("weight", "sum"))
-    parts["focused"] = parts.weight > 0
-    maj = _track_majority(df)
-    pn = parts.nhits.reindex(maj.particle_id).to_numpy()
-    good = (maj.n / maj.nhits > 0.5).to_numpy() & (maj.n.to_numpy() / np.where(np.isnan(pn), np.inf, pn) > 0.5)
-    good &= maj.particle_id.to_numpy() != 0
-    parts["matched"] = parts.index.isin(maj.particle_id[good])
-    mom = _momentum(event, df).reindex(parts.index)
-    pt = np.hypot(mom.px, mom.py).to_numpy()
-    parts["pt"] = pt
-    with np.errstate(divide="ignore", invalid="ignore"):
-        parts["eta"] = np.arcsinh(mom.pz.to_numpy() / pt)
-    return parts.reset_index()
+    _require_vertices(event)
+    return scoring.particle_table(event.hits, event.truth, event.particles, np.asarray(track_id))
 
 
 def fit_tracks(df: pd.DataFrame, field_tesla: float = FIELD_TESLA) -> pd.DataFrame:
@@ -165,14 +136,14 @@ def fit_tracks(df: pd.DataFrame, field_tesla: float = FIELD_TESLA) -> pd.DataFra
 
 
 def track_table(event, track_id: np.ndarray) -> pd.DataFrame:
-    """One row per track: nhits, eta and pT fitted to its hits, majority particle, fake (bool)."""
+    """One row per track (:func:`qtrack.scoring.track_table`: >= 3 hits): nhits, eta and pT
+    fitted to its hits, most frequent particle, fake (bool)."""
     _require_truth(event)
     df = _hit_frame(event, track_id)
-    t = fit_tracks(df).set_index("track_id")
-    maj = _track_majority(df).reindex(t.index)
-    t["particle_id"] = maj.particle_id
-    t["fake"] = ~((maj.n / maj.nhits > 0.5) & (maj.particle_id != 0)).to_numpy()
-    return t.reset_index()
+    t = scoring.track_table(df.track_id.to_numpy(), df.particle_id.to_numpy())
+    fit = fit_tracks(df).drop(columns="nhits")
+    return t[["track_id", "nhits", "particle_id", "fake"]].merge(fit, on="track_id")[
+        ["track_id", "nhits", "eta", "pt", "particle_id", "fake"]]
 
 
 def binomial_interval(k, n, cl: float = 0.6827):
@@ -190,11 +161,15 @@ def binomial_interval(k, n, cl: float = 0.6827):
 
 
 def binned_rate(values: np.ndarray, passed: np.ndarray, edges: np.ndarray) -> pd.DataFrame:
-    """Per bin of ``values``: n, k (passed), rate = k/n and its Clopper-Pearson 68 % interval."""
+    """Per bin of ``values``: n, k (passed), rate = k/n and its Clopper-Pearson 68 % interval.
+
+    Values beyond the edges count in the first or last bin, so every finite value is in one bin
+    and the bins add up to the score table's counts.
+    """
     values = np.asarray(values, float)
     passed = np.asarray(passed, bool)
-    idx = np.digitize(values, edges) - 1
-    inside = (idx >= 0) & (idx < len(edges) - 1) & np.isfinite(values)
+    idx = np.clip(np.digitize(values, edges) - 1, 0, len(edges) - 2)
+    inside = np.isfinite(values)
     n = np.bincount(idx[inside], minlength=len(edges) - 1)
     k = np.bincount(idx[inside], weights=passed[inside], minlength=len(edges) - 1)
     lo, hi = binomial_interval(k, n)
@@ -214,15 +189,17 @@ def eta_edges(n: int, eta_max: float = 4.0) -> np.ndarray:
 
 
 def efficiency_tables(event, track_id: np.ndarray) -> dict[str, pd.DataFrame]:
-    """The binned numbers behind the efficiency figure, keyed by curve name."""
+    """The binned numbers behind the efficiency figure, keyed by curve name: efficiency of the
+    focused particles and of the primaries on >= 5 layers (any pT) against pT, of the focused
+    particles against eta, and the tracks' fake rate against their fitted eta and pT."""
     parts = particle_table(event, track_id)
     tracks = track_table(event, track_id)
     foc = parts[parts.focused]
-    long = parts[parts.nhits >= 5]
+    prim = parts[parts.primary & (parts.n_layers >= scoring.MIN_LAYERS)]
     return {
-        "eff_vs_pt_focused": binned_rate(foc.pt, foc.matched, PT_EDGES),
-        "eff_vs_pt_all5": binned_rate(long.pt, long.matched, PT_EDGES),
-        "eff_vs_eta_focused": binned_rate(foc.eta, foc.matched, eta_edges(len(foc))),
+        "eff_vs_pt_focused": binned_rate(foc.pt, foc.found, PT_EDGES),
+        "eff_vs_pt_primaries": binned_rate(prim.pt, prim.found, PT_EDGES),
+        "eff_vs_eta_focused": binned_rate(foc.eta, foc.found, eta_edges(len(foc))),
         "fake_vs_eta": binned_rate(tracks.eta, tracks.fake, eta_edges(len(tracks))),
         "fake_vs_pt": binned_rate(tracks.pt, tracks.fake, PT_EDGES),
     }
