@@ -372,7 +372,8 @@ class PassesConfig(_Section):
     """
 
     _section = "passes"
-    _rules = {"max_layer_gap": _between(1, 4)}
+    _rules = {"max_layer_gap": _between(1, 4), "displaced_min_pt": _between(0, 100),
+              "displaced_d0_max": _between(0, 20)}
 
     #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
     #: fast mode, ``--preset fast``). 0.15 GeV is a 250 mm radius at 2 T: the track still crosses
@@ -383,6 +384,11 @@ class PassesConfig(_Section):
     min_pts: tuple[float, ...] = (0.4, 0.15)
     #: ``doublets.max_layer_gap`` of the passes after the first.
     max_layer_gap: int = 2
+    #: pT threshold (GeV) of a last pass for displaced particles (conversions, decays, hadronic
+    #: interactions) on the hits left: no constraint on where the track comes from (0 = none).
+    displaced_min_pt: float = 0.4
+    #: Largest transverse impact parameter (mm) the displaced pass's doublets allow for.
+    displaced_d0_max: float = 20.0
 
 
 @dataclass(frozen=True)

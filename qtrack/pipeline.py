@@ -218,12 +218,35 @@ def _radiation_lengths(layers, config: Config) -> np.ndarray:
     return layers.radiation_lengths()
 
 
-def pass_configs(config: Config) -> list[Config]:
-    """The config of every pass: the first is ``config``; each later one lowers
-    ``doublets.min_pt`` to its ``passes.min_pts`` entry (the curvature cuts follow)."""
-    return [config] + [config.replace(doublets={"min_pt": pt,
-                                                "max_layer_gap": config.passes.max_layer_gap})
-                       for pt in config.passes.min_pts if pt < config.doublets.min_pt]
+@dataclass(frozen=True)
+class Pass:
+    """One pass of the iterative tracking: its settings and the track origins it looks for."""
+
+    config: Config
+    #: Triplets must point back to the beam line (:func:`qtrack.model.triplets.d0_sigma`).
+    from_beam_line: bool
+    #: Tracks must meet the beam line inside the luminous region (r-z fit).
+    from_luminous_region: bool
+
+
+def passes_of(config: Config) -> list[Pass]:
+    """The passes of a config, in order (:class:`qtrack.config.PassesConfig`).
+
+    The first is ``config`` itself. Each ``passes.min_pts`` entry repeats it at that
+    ``doublets.min_pt`` (the curvature cuts follow) for tracks from the beam line. The displaced
+    pass (``passes.displaced_min_pt``) drops both origin constraints and opens the doublets' phi
+    window for impact parameters up to ``passes.displaced_d0_max``.
+    """
+    out = [Pass(config, False, True)]
+    gap = {"max_layer_gap": config.passes.max_layer_gap}
+    for pt in config.passes.min_pts:
+        if pt < config.doublets.min_pt:
+            out.append(Pass(config.replace(doublets={"min_pt": pt} | gap), True, True))
+    if config.passes.displaced_min_pt > 0:
+        out.append(Pass(config.replace(doublets={"min_pt": config.passes.displaced_min_pt} | gap,
+                                       beamspot={"d0_max": config.passes.displaced_d0_max}),
+                        False, False))
+    return out
 
 
 def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
@@ -276,11 +299,12 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     if isinstance(sampler, str):
         sampler_name, sampler = sampler, get_sampler(sampler, config)
     qubo = built.current_qubo()
-    configs = pass_configs(config)
     passes = []
     free = np.arange(event.n_hits)
     solution, tracks = None, None
-    for k, cfg in enumerate(configs):
+    for k, tracking_pass in enumerate(passes_of(config)):
+        cfg = tracking_pass.config
+        beamspot = built.beamspot.replace(d0_max=cfg.beamspot.d0_max)
         suffix = "" if k == 0 else f"/{k + 1}"
         if k == 0:
             pass_qubo, triplets = qubo, built.model.triplets
@@ -289,17 +313,22 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             free = np.flatnonzero(tracks.track_of_hit(event.n_hits) == 0)
             _, _, model, pass_qubo = _build_model(
                 event.x[free], event.y[free], event.z[free], event.layer[free], event.layers, cfg,
-                built.beamspot, timings, suffix, primaries=True)
+                beamspot, timings, suffix, tracking_pass.from_beam_line)
             triplets = model.triplets
-        pass_solution, pass_tracks = _solve_pass(pass_qubo, triplets, sampler, cfg, event, free,
-                                                 built.beamspot, timings, suffix, progress)
+        pass_solution, pass_tracks = _solve_pass(
+            pass_qubo, triplets, sampler, cfg, event, free,
+            beamspot.z0_max if tracking_pass.from_luminous_region else 0.0, timings, suffix,
+            progress)
         if k == 0:
             solution = pass_solution
         with _stage(timings, "tracks" + suffix) as st:
             tracks = pass_tracks if tracks is None else concat_tracks([tracks, pass_tracks])
             tracks = _double_hits(tracks, event, config.tracks)
             st["size"] = f"{len(tracks)} tracks"
-        passes.append({"min_pt": cfg.doublets.min_pt, "hits": int(len(free)),
+        passes.append({"min_pt": cfg.doublets.min_pt,
+                       "from_beam_line": tracking_pass.from_beam_line,
+                       "from_luminous_region": tracking_pass.from_luminous_region,
+                       "d0_max": beamspot.d0_max, "hits": int(len(free)),
                        "qubo_variables": pass_qubo.num_variables,
                        "qubo_couplers": pass_qubo.num_couplers,
                        "components": pass_solution.n_components,
@@ -341,9 +370,10 @@ def _double_hits(tracks: Tracks, event: Event, config) -> Tracks:
 
 
 def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hits: np.ndarray,
-                beamspot: BeamSpotConfig, timings: dict, suffix: str, progress: bool):
+                z0_max: float, timings: dict, suffix: str, progress: bool):
     """Solve one pass's QUBO over the event's ``hits`` (indices) and turn the selected triplets
-    into quality-cut tracks, in the event's hit indices."""
+    into quality-cut tracks (meeting the beam line within ``z0_max``, 0 = anywhere), in the
+    event's hit indices."""
     with _stage(timings, "solve" + suffix) as st:
         bar = None
         if progress:
@@ -362,7 +392,8 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
     with _stage(timings, "merge" + suffix) as st:
         t = triplets
         tracks = build_tracks(hits[t.h1], hits[t.h2], hits[t.h3], solution.state, event.hit_id,
-                              config.tracks, r=event.r, z=event.z, z0_max=beamspot.z0_max)
+                              config.tracks, r=event.r, z=event.z, z0_max=z0_max, x=event.x,
+                              y=event.y)
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
                              config.tracks)
         st["size"] = f"{len(tracks)} tracks"

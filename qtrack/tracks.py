@@ -131,18 +131,38 @@ def rz_line_fit(group: np.ndarray, r: np.ndarray, z: np.ndarray, n_groups: int):
     return slope, z0
 
 
-def track_z0(ptr: np.ndarray, hits: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """z intercept at r = 0 of each track's least-squares line z(r)."""
+def track_z0(ptr: np.ndarray, hits: np.ndarray, r: np.ndarray, z: np.ndarray,
+             x: np.ndarray | None = None, y: np.ndarray | None = None) -> np.ndarray:
+    """z at the beam line of each track: its least-squares line z(s) extrapolated to s = 0.
+
+    ``s`` is the arc length in x-y from the beam line on the circle through the origin and the
+    track's first and last hits when ``x, y`` are given (z is linear in it along a helix), else
+    the radius (straight tracks).
+    """
     if len(ptr) < 2:
         return np.zeros(0)
-    group = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
-    return rz_line_fit(group, r[hits], z[hits], len(ptr) - 1)[1]
+    n = len(ptr) - 1
+    group = np.repeat(np.arange(n), np.diff(ptr))
+    s = r[hits]
+    if x is not None and y is not None:
+        first, last = hits[ptr[:-1]], hits[ptr[1:] - 1]
+        # Circle through the origin, first and last hit: 1/(2R) = |cross| / (|a| |b| |a - b|).
+        cross = np.abs(x[first] * y[last] - y[first] * x[last])
+        chord = np.hypot(x[last] - x[first], y[last] - y[first])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv_2R = np.nan_to_num(cross / (r[first] * r[last] * chord))
+        u = np.clip(r[hits] * inv_2R[group], 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.where(u > 1e-9, np.arcsin(u) / np.where(inv_2R[group] > 0, inv_2R[group], 1.0),
+                         r[hits])
+    return rz_line_fit(group, s, z[hits], n)[1]
 
 
 def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.ndarray,
                  hit_id: np.ndarray, config: TrackConfig = TrackConfig(),
                  r: np.ndarray | None = None, z: np.ndarray | None = None,
-                 z0_max: float = 0.0) -> Tracks:
+                 z0_max: float = 0.0, x: np.ndarray | None = None,
+                 y: np.ndarray | None = None) -> Tracks:
     """Tracks from the selected triplets (hit-index arrays ``h1, h2, h3`` and a 0/1 mask).
 
     ``hit_id`` orders contested doublets the same way in every run, whatever the hit order.
@@ -158,7 +178,7 @@ def build_tracks(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray, selected: np.nd
     nxt, prv = _link(start[order], end[order], n_hits)
     ptr, hits = _collect(nxt, prv, max(config.min_hits, 2))
     if z0_max > 0 and r is not None and z is not None and len(ptr) > 1:
-        keep = np.abs(track_z0(ptr, hits, r, z)) <= z0_max
+        keep = np.abs(track_z0(ptr, hits, r, z, x, y)) <= z0_max
         lengths = np.diff(ptr)[keep]
         hits = hits[np.repeat(keep, np.diff(ptr))]
         ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

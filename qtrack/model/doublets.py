@@ -48,6 +48,28 @@ def _bend(r, inv_2R):
 
 
 @njit(cache=True)
+def arc_length(r, inv_2R):
+    """Arc length in x-y (mm) from the beam line to radius ``r`` on a circle through the origin
+    of curvature ``2 * inv_2R`` (r for a straight line)."""
+    if inv_2R <= 0.0:
+        return r
+    u = r * inv_2R
+    return np.arcsin(u) / inv_2R if u < 1.0 else 0.5 * np.pi / inv_2R
+
+
+@njit(cache=True)
+def _meets_beam_line(ri, zi, rj, zj, inv_2R, z0_max):
+    # Along a helix z is linear in the arc length, not in r: a low-pT track's straight r-z line
+    # misses its origin by hundreds of mm deep in the endcap. From a doublet alone the curvature
+    # is unknown, so the doublet passes when some curvature up to the lowest pT's (z0 moves
+    # monotonically with it, between the straight line's and that helix's) meets the window.
+    z0_line = zi - ri * (zj - zi) / (rj - ri)
+    si, sj = arc_length(ri, inv_2R), arc_length(rj, inv_2R)
+    z0_helix = zi - si * (zj - zi) / (sj - si) if sj > si else z0_line
+    return min(z0_line, z0_helix) <= z0_max and max(z0_line, z0_helix) >= -z0_max
+
+
+@njit(cache=True)
 def crosses_layer(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
     # Does the straight segment from hit i to hit j cross layer l's surface strictly between them?
     if is_disk[l]:
@@ -122,7 +144,7 @@ def _doublet_kernel(row_lo, row_hi, rank, order, layer_start, phi, r, z, pair_pt
                     dz = z[j] - zi
                     if abs(dz) > cot_max * dr:
                         continue
-                    if abs(zi - ri * dz / dr) > z0_max:
+                    if not _meets_beam_line(ri, zi, r[j], z[j], inv_2R, z0_max):
                         continue
                     dphi = phi[j] - phi[i]
                     if dphi > np.pi:
