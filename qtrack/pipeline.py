@@ -395,7 +395,8 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
                               config.tracks, r=event.r, z=event.z, z0_max=z0_max, x=event.x,
                               y=event.y)
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
-                             config.tracks)
+                             config.tracks, _radiation_lengths(event.layers, config),
+                             config.doublets.field_tesla)
         st["size"] = f"{len(tracks)} tracks"
     return solution, tracks
 

@@ -11,6 +11,7 @@ from numba import njit
 
 from .config import TrackConfig
 from .model.doublets import crosses_layer
+from .model.scattering import GEV_PER_TESLA_MM, scattering_angles
 from .tracks import Tracks, track_z0
 
 #: Layers within this radius (mm) are the pixel detector's.
@@ -81,9 +82,11 @@ def _circle_rms(h, x, y):
 
 
 @njit(cache=True)
-def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
+def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor, x0, field):
     # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle in
-    # x-y, from its point closest to the beam line.
+    # x-y, from its point closest to the beam line. Each hit's error also holds the scattering
+    # (Highland, at the circle's pT, ``x0`` radiation lengths per layer) over its distance from
+    # the previous hit.
     n = len(h)
     cx, cy, radius = _circle_fit(h, use, x, y)
     if radius == 0.0:
@@ -110,15 +113,25 @@ def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
             num += (s[i] - sm) * (zz[i] - zm)
             den += (s[i] - sm) ** 2
     slope = abs(num / den) if den > 0.0 else 0.0
+    sin_t = 1.0 / np.sqrt(1.0 + slope * slope)
+    pt = GEV_PER_TESLA_MM * field * radius
     sigma = np.ones(n)
     for i in range(n):
-        a = along[layer[h[i]]] * (slope if is_disk[layer[h[i]]] else 1.0)
-        sigma[i] = np.sqrt(a * a + floor * floor)
+        lay = layer[h[i]]
+        a = along[lay] * (slope if is_disk[lay] else 1.0)
+        ms = 0.0
+        if x0[lay] > 0.0:
+            j = h[i - 1] if i > 0 else h[min(1, n - 1)]
+            step = np.sqrt((x[h[i]] - x[j]) ** 2 + (y[h[i]] - y[j]) ** 2 + (z[h[i]] - z[j]) ** 2)
+            polar, _ = scattering_angles(pt, slope, x0[lay], is_disk[lay])
+            ms = polar * step / sin_t
+        sigma[i] = np.sqrt(a * a + floor * floor + ms * ms)
     return _line_chi2(s, zz, sigma, use)
 
 
 @njit(cache=True)
-def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_chi2, out):
+def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_chi2, x0, field,
+                        out):
     for k in range(len(ptr) - 1):
         h = hits[ptr[k]:ptr[k + 1]]
         n = len(h)
@@ -126,7 +139,7 @@ def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_ch
         use = np.ones(n, dtype=np.bool_)
         # Leave out, one at a time, the hit whose removal lowers chi2 most; at least four stay.
         for removed in range(n - 3):
-            if _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor) \
+            if _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor, x0, field) \
                     <= max_chi2 * (n - removed - 2):
                 out[k] = removed
                 break
@@ -136,7 +149,7 @@ def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_ch
             for i in range(n):
                 if use[i]:
                     use[i] = False
-                    c = _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor)
+                    c = _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor, x0, field)
                     use[i] = True
                     if c < best:
                         best, best_i = c, i
@@ -146,7 +159,8 @@ def _rz_outliers_kernel(ptr, hits, x, y, z, layer, along, is_disk, floor, max_ch
 
 
 def rz_outliers(tracks: Tracks, x, y, z, layer, along: np.ndarray, is_disk: np.ndarray,
-                floor: float, max_chi2: float) -> np.ndarray:
+                floor: float, max_chi2: float, radiation_lengths: np.ndarray | None = None,
+                field_tesla: float = 2.0) -> np.ndarray:
     """Per track: how many of its hits must be left out for the others to lie on a straight line
     z(s) (s: arc length of the circle fitted in x-y) with chi2 per degree of freedom at most
     ``max_chi2``; hits are left out one at a time, each time the one whose removal lowers chi2
@@ -154,14 +168,17 @@ def rz_outliers(tracks: Tracks, x, y, z, layer, along: np.ndarray, is_disk: np.n
     fit).
 
     Each hit's error is its layer's resolution along the strips (``along``, mm; converted to z
-    by the track's slope on disks) and ``floor`` (mm: multiple scattering, misalignment) in
-    quadrature.
+    by the track's slope on disks), ``floor`` (mm: material the detector description leaves
+    out, misalignment) and, with ``radiation_lengths`` per layer, the multiple scattering at the
+    track's pT over the step from the previous hit, in quadrature.
     """
     out = np.zeros(len(tracks), dtype=np.int64)
+    x0 = np.zeros(len(along)) if radiation_lengths is None else radiation_lengths
     if len(tracks):
         _rz_outliers_kernel(tracks.ptr, tracks.hits, x, y, z, layer,
                             np.asarray(along, np.float64), np.asarray(is_disk, np.bool_),
-                            float(floor), float(max_chi2), out)
+                            float(floor), float(max_chi2), np.asarray(x0, np.float64),
+                            float(field_tesla), out)
     return out
 
 
@@ -206,14 +223,17 @@ def inner_holes(tracks: Tracks, r: np.ndarray, z: np.ndarray, layer: np.ndarray,
     return out
 
 
-def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> np.ndarray:
+def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig,
+                 radiation_lengths: np.ndarray | None = None,
+                 field_tesla: float = 2.0) -> np.ndarray:
     """Which tracks pass the quality cut (see :func:`quality_cut`)."""
     keep = np.ones(len(tracks), dtype=bool)
     if len(tracks) == 0:
         return keep
     if config.max_rz_chi2 > 0:
         outliers = rz_outliers(tracks, x, y, z, layer, layers.resolution()[1],
-                               layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2)
+                               layers.is_disk, config.rz_chi2_floor, config.max_rz_chi2,
+                               radiation_lengths, field_tesla)
         # A track reaching the strips has crossed more layers than one staying in the pixels.
         strips = np.zeros(len(tracks), dtype=bool)
         on_strips = layers.r_max[layer[tracks.hits]] > PIXEL_R_MAX
@@ -224,8 +244,32 @@ def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) ->
         holes = inner_holes(tracks, np.hypot(x, y), z, layer, layers)
         suspect = np.flatnonzero(keep & (holes >= 2) & (tracks.lengths() < config.holed_min_hits))
         rms = circle_rms(tracks, x, y, suspect)
-        keep[suspect[rms > config.holed_max_xy_rms]] = False
+        keep[suspect[rms > config.holed_max_xy_rms + scattering_rms(
+            tracks, x, y, z, suspect, radiation_lengths, field_tesla, layer)]] = False
     return keep
+
+
+def scattering_rms(tracks: Tracks, x, y, z, which: np.ndarray,
+                   radiation_lengths: np.ndarray | None, field_tesla: float,
+                   layer: np.ndarray) -> np.ndarray:
+    """How far (mm, one standard deviation) multiple scattering moves the hits of tracks
+    ``which`` off one circle in x-y: the azimuthal scattering width at the track's pT (from its
+    circle) over its mean step between hits (0 without ``radiation_lengths``)."""
+    out = np.zeros(len(which))
+    if radiation_lengths is None:
+        return out
+    for n, k in enumerate(which):
+        h = tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]]
+        radius = _circle_fit(h, np.ones(len(h), dtype=np.bool_), x, y)[2]
+        if radius == 0.0 or len(h) < 2:
+            continue
+        step = np.sqrt(np.diff(x[h]) ** 2 + np.diff(y[h]) ** 2 + np.diff(z[h]) ** 2).mean()
+        s_xy = np.hypot(np.diff(x[h]), np.diff(y[h])).sum()
+        cot = abs(z[h[-1]] - z[h[0]]) / max(s_xy, 1e-9)
+        x0 = float(np.max(radiation_lengths[layer[h]]))
+        _, azimuth = scattering_angles(GEV_PER_TESLA_MM * field_tesla * radius, cot, x0, False)
+        out[n] = azimuth * step
+    return out
 
 
 def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
@@ -236,7 +280,8 @@ def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
     return out
 
 
-def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> Tracks:
+def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig,
+                radiation_lengths: np.ndarray | None = None, field_tesla: float = 2.0) -> Tracks:
     """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
     (``config.strip_min_line_hits`` for tracks with a hit in the strips; :func:`rz_outliers` at
     ``config.max_rz_chi2``), and the short tracks (fewer than
@@ -249,7 +294,7 @@ def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig) -> 
     built from the triplets, before double hits are collected (a wrong double hit would spoil
     the fit of a good track).
     """
-    keep = quality_mask(tracks, x, y, z, layer, layers, config)
+    keep = quality_mask(tracks, x, y, z, layer, layers, config, radiation_lengths, field_tesla)
     if keep.all():
         return tracks
     lengths = tracks.lengths()
