@@ -382,6 +382,9 @@ class PassesConfig(_Section):
     #: pile-up 200) before the widest search starts: on a PU200 event the 0.15 GeV pass then
     #: has 147k variables instead of 482k (measured, ``experiments/allpt_study.py``).
     min_pts: tuple[float, ...] = (0.4, 0.15)
+    #: The first pass too needs triplets pointing back to the beam line (its secondaries are
+    #: then left to the displaced pass).
+    first_from_beam_line: bool = False
     #: ``doublets.max_layer_gap`` of the passes after the first.
     max_layer_gap: int = 2
     #: pT threshold (GeV) of a last pass for displaced particles (conversions, decays, hadronic
@@ -389,6 +392,10 @@ class PassesConfig(_Section):
     displaced_min_pt: float = 0.4
     #: Largest transverse impact parameter (mm) the displaced pass's doublets allow for.
     displaced_d0_max: float = 20.0
+
+
+#: Shipped configs, usable by name wherever a TOML file is (``--config fast``).
+PRESETS = {p.stem: p for p in sorted((Path(__file__).parent / "presets").glob("*.toml"))}
 
 
 @dataclass(frozen=True)
@@ -433,7 +440,11 @@ class Config:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Config":
+        """Settings from a TOML file, or the shipped preset of that name (``fast``: see
+        :data:`PRESETS`) when no such file exists."""
         path = Path(path)
+        if not path.exists() and str(path) in PRESETS:
+            path = PRESETS[str(path)]
         try:
             data = tomllib.loads(path.read_text())
         except FileNotFoundError:

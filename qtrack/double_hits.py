@@ -66,7 +66,7 @@ def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, to
 def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, other_tracks):
     """Per hit: the track (0-based) whose local direction passes nearest to it within tolerance
     on its layer (-1: none), among tracks other than its own (``other_tracks``) or, for hits on
-    no track, all of them."""
+    no track, all of them; and that distance (mm)."""
     n_hits = len(x)
     phi = np.arctan2(y, x)
     order = np.lexsort((phi, layer))
@@ -81,7 +81,9 @@ def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, oth
                        bool(other_tracks), best_track, best_d)
     out = np.empty(n_hits, dtype=np.int64)
     out[order] = best_track
-    return out
+    distance = np.empty(n_hits)
+    distance[order] = best_d
+    return out, distance
 
 
 def _regroup(tracks: "Tracks", track: np.ndarray, hit: np.ndarray, n_tracks: int) -> "Tracks":
@@ -101,10 +103,17 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
     """
     if len(tracks) == 0 or len(x) == 0:
         return tracks
-    best = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False)
+    best, dist = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False)
     added = np.flatnonzero(best >= 0)
     if len(added) == 0:
         return tracks
+    # A particle leaves at most two hits on a layer: each track takes at most one more there,
+    # the nearest (a third would be another particle's or noise).
+    order = np.lexsort((dist[added], layer[added], best[added]))
+    added = added[order]
+    first = np.ones(len(added), dtype=bool)
+    first[1:] = (best[added][1:] != best[added][:-1]) | (layer[added][1:] != layer[added][:-1])
+    added = np.sort(added[first])
     track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()), best[added]])
     return _regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
 
@@ -121,7 +130,7 @@ def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.
     """
     if len(tracks) < 2:
         return tracks
-    best = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True)
+    best, _ = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True)
     lengths = tracks.lengths()
     own = np.repeat(np.arange(len(tracks)), lengths)
     partner = best[tracks.hits]
@@ -158,6 +167,14 @@ def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.
 
 def double_hit_tolerance(layers) -> np.ndarray:
     """Distance (mm) from a track's direction within which a same-layer hit is its double hit,
-    per layer: the hit resolution across the track grows from the pixels (layers within 200 mm of
-    the beam line) to the short (within 750 mm) and long strips."""
-    return np.select([layers.r_max <= 200.0, layers.r_max <= 750.0], [0.5, 2.0], 8.0)
+    per layer: three standard deviations of the hit's position (its layer's resolution across
+    and along the strips, :meth:`qtrack.model.layers.LayerTable.resolution`) plus 0.5 mm for
+    the track's direction, a chord between its neighbours, extrapolated over the few mm between
+    the two modules. Pixels 0.56 mm, short strips 1.6 mm, long strips 9.9 mm."""
+    across, along = layers.resolution()
+    return 3.0 * np.hypot(across, along) + DIRECTION_ERROR_MM
+
+
+#: How far (mm) a track's local direction may pass from its own double hit: measured in the
+#: pixels, where the hit resolution (0.014 mm) is negligible.
+DIRECTION_ERROR_MM = 0.5

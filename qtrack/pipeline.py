@@ -29,14 +29,14 @@ from .io import jsonable, write_csv, write_json
 from .model.beamspot import estimate_z0_max
 from .model.scattering import material_before
 from .model.couplers import Model, build_couplers
-from .model.doublets import Doublets, build_doublets, graph_of
+from .model.doublets import Doublets, build_doublets, graph_of, min_pt_curvature
 from .model.qubo import Qubo, build_qubo, save_qubo
 from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
 from .double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
 from .track_quality import quality_cut
-from .tracks import Tracks, build_tracks, concat_tracks
+from .tracks import Tracks, build_tracks, concat_tracks, order_along
 
 log = logging.getLogger("qtrack")
 
@@ -54,6 +54,8 @@ class Built:
     model: Model
     qubo: Qubo
     timings: dict[str, float] = field(default_factory=dict)
+    #: The luminous-region estimate (:func:`qtrack.model.beamspot.estimate_z0_max`), if made.
+    region: object = None
 
     @property
     def bqm(self) -> dimod.BinaryQuadraticModel:
@@ -88,6 +90,30 @@ class Built:
             raise QtrackError(f"the new QUBO has {qubo.num_variables} variables, expected "
                               f"{self.qubo.num_variables} (one per triplet)")
         return dataclasses.replace(self, qubo=qubo)
+
+    def applied(self) -> dict:
+        """The values that ran where the config derives them: the luminous region (estimated,
+        or the cap when too few segments were found) and every pass's cuts."""
+        region = self.region
+        out = {"luminous_region": {
+            "z0_max_mm": self.beamspot.z0_max,
+            "source": ("config" if region is None else
+                       "estimated" if region.measured else "cap (too few segments)"),
+            "segments": None if region is None else region.segments}}
+        out["passes"] = []
+        for p in passes_of(self.config):
+            c = p.config
+            out["passes"].append({
+                "min_pt": c.doublets.min_pt,
+                "tplet_max_curv": max(c.model.tplet_max_curv,
+                                      min_pt_curvature(c.doublets.min_pt, c.doublets.field_tesla)),
+                "max_layer_gap": c.doublets.max_layer_gap,
+                "doublet_d0_max": c.beamspot.d0_max,
+                "from_beam_line": p.from_beam_line,
+                "triplet_d0_floor": c.beamspot.triplet_d0_floor if p.from_beam_line else None,
+                "from_luminous_region": p.from_luminous_region,
+                "layer_radiation_length": c.model.layer_radiation_length})
+        return out
 
     def triplet_hit_ids(self) -> np.ndarray:
         t = self.model.triplets
@@ -141,6 +167,7 @@ class Result(Built):
             },
             "energy": self.solution.energy,
             "passes": self.passes,
+            "applied": self.applied(),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "scores": self.scores,
             "solver_info": self.solution.info,
@@ -168,7 +195,7 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
         with _stage(timings, "load") as st:
             event = load_event(event)
             st["size"] = f"{event.n_hits} hits" + ("" if event.has_truth else ", no truth")
-    beamspot = config.beamspot
+    beamspot, region = config.beamspot, None
     if beamspot.estimate:
         with _stage(timings, "beamspot") as st:
             region = estimate_z0_max(event.x, event.y, event.z, event.layer, event.layers,
@@ -179,8 +206,9 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
                           f"{region.segments} segments")
     doublets, triplets, model, qubo = _build_model(
         event.x, event.y, event.z, event.layer, event.layers, config, beamspot, timings,
-        primaries=False)
-    return Built(event, config, beamspot, doublets, triplets, model, qubo, timings)
+        primaries=config.passes.first_from_beam_line)
+    return Built(event, config, beamspot, doublets, triplets, model, qubo, timings,
+                 region if config.beamspot.estimate else None)
 
 
 def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfig,
@@ -237,7 +265,7 @@ def passes_of(config: Config) -> list[Pass]:
     pass (``passes.displaced_min_pt``) drops both origin constraints and opens the doublets' phi
     window for impact parameters up to ``passes.displaced_d0_max``.
     """
-    out = [Pass(config, False, True)]
+    out = [Pass(config, config.passes.first_from_beam_line, True)]
     gap = {"max_layer_gap": config.passes.max_layer_gap}
     for pt in config.passes.min_pts:
         if pt < config.doublets.min_pt:
@@ -351,7 +379,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             "capabilities": dataclasses.asdict(capabilities_of(sampler)),
             "properties": dict(getattr(sampler, "properties", {}) or {})}
     return Result(event=event, config=config, beamspot=built.beamspot, doublets=built.doublets,
-                  triplets=built.triplets,
+                  triplets=built.triplets, region=built.region,
                   model=built.model, qubo=qubo, timings=timings,
                   sampler=sampler_name or type(sampler).__name__, sampler_info=info,
                   solution=solution, tracks=tracks, submission=submission, scores=scores,
@@ -361,12 +389,15 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
 def _double_hits(tracks: Tracks, event: Event, config) -> Tracks:
     """Tracks side by side merged, then the hits on no track next to a track given to it."""
     if not config.double_hits:
-        return tracks
+        return order_along(tracks, event.r, event.z)
     tolerance = double_hit_tolerance(event.layers)
     tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer, tolerance,
                                    config.double_hit_max_along, config.merge_fraction)
-    return collect_double_hits(tracks, event.x, event.y, event.z, event.layer, tolerance,
-                               config.double_hit_max_along)
+    # In order along the particle: a hit's direction comes from its neighbours on the track.
+    tracks = order_along(tracks, event.r, event.z)
+    tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer, tolerance,
+                                 config.double_hit_max_along)
+    return order_along(tracks, event.r, event.z)
 
 
 def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hits: np.ndarray,

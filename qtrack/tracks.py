@@ -197,3 +197,19 @@ def concat_tracks(parts: list[Tracks]) -> Tracks:
                   np.concatenate([p.hits for p in parts]).astype(np.int64),
                   np.concatenate([p.doublet_inner for p in parts]).astype(np.int64),
                   np.concatenate([p.doublet_outer for p in parts]).astype(np.int64))
+
+
+def order_along(tracks: Tracks, r: np.ndarray, z: np.ndarray) -> Tracks:
+    """The hits of every track in their order along the particle.
+
+    A track is a particle's first half turn (every doublet moves away from the beam line), so
+    its radius grows along it; hits at one radius (the two modules of a disk overlap) go by |z|.
+    A looping particle's track is that first half turn: its hits on the way back in are not
+    followed (in ``qtrack simulate`` events they hold under 1 % of the 0.1-0.5 GeV primaries'
+    weight).
+    """
+    if len(tracks) == 0:
+        return tracks
+    which = np.repeat(np.arange(len(tracks)), tracks.lengths())
+    order = np.lexsort((np.abs(z[tracks.hits]), r[tracks.hits], which))
+    return Tracks(tracks.ptr, tracks.hits[order], tracks.doublet_inner, tracks.doublet_outer)

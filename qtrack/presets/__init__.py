@@ -1,0 +1,1 @@
+"""Shipped configs (TOML), usable by name: ``qtrack solve --config fast``."""
