@@ -107,13 +107,20 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
     added = np.flatnonzero(best >= 0)
     if len(added) == 0:
         return tracks
-    # A particle leaves at most two hits on a layer: each track takes at most one more there,
-    # the nearest (a third would be another particle's or noise).
+    # A particle leaves at most two hits on a layer: a track with one hit there takes at most
+    # one more, the nearest (a third would be another particle's or noise).
     order = np.lexsort((dist[added], layer[added], best[added]))
     added = added[order]
     first = np.ones(len(added), dtype=bool)
     first[1:] = (best[added][1:] != best[added][:-1]) | (layer[added][1:] != layer[added][:-1])
-    added = np.sort(added[first])
+    added = added[first]
+    n_layers = int(layer.max()) + 1
+    own = np.repeat(np.arange(len(tracks)), tracks.lengths()) * n_layers + layer[tracks.hits]
+    keys, counts = np.unique(own, return_counts=True)
+    full = keys[counts >= 2]
+    added = np.sort(added[~np.isin(best[added] * n_layers + layer[added], full)])
+    if len(added) == 0:
+        return tracks
     track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()), best[added]])
     return _regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
 

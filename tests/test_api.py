@@ -79,7 +79,8 @@ def test_triplets_and_couplers(event, built):
         np.testing.assert_array_equal(got, want)
     r = event.r
     assert ((r[t.h1] < r[t.h2]) & (r[t.h2] < r[t.h3])).all()
-    # curvature within the cut, or within curvature_sigmas of it given the hits' resolution
+    # curvature within the cut, or within curvature_sigmas of it given the hits' resolution and
+    # the scattering at the middle hit
     from qtrack.model.triplets import curvature_sigma
 
     cfg = built.config.model
@@ -88,7 +89,8 @@ def test_triplets_and_couplers(event, built):
         a, b, c = t.h1[k], t.h2[k], t.h3[k]
         s = curvature_sigma(event.x[a], event.y[a], event.x[b], event.y[b], event.x[c],
                             event.y[c], sigma[a], sigma[b], sigma[c])
-        assert abs(t.curvature[k]) - cfg.curvature_sigmas * s <= cfg.tplet_max_curv
+        assert abs(t.curvature[k]) - cfg.curvature_sigmas * np.hypot(s, t.curvature_ms[k]) \
+            <= cfg.tplet_max_curv * (1 + 1e-12)
     # quadruplet couplers join triplets sharing a doublet, with negative (rewarding) strength
     assert (t.d2[m.quad_t1] == t.d1[m.quad_t2]).all()
     assert (m.quad_strength < 0).all() and (m.quad_strength >= built.config.model.num_multiplier).all()

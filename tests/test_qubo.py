@@ -248,7 +248,9 @@ def test_all_fields_are_settable_from_toml(tmp_path):
             v = getattr(getattr(cfg, section.name), f.name)
             if v is None:
                 continue
-            lines.append(f"{f.name} = {str(v).lower() if isinstance(v, bool) else repr(v)}")
+            text = (str(v).lower() if isinstance(v, bool) else repr(list(v))
+                    if isinstance(v, tuple) else repr(v))
+            lines.append(f"{f.name} = {text}")
     path = tmp_path / "all.toml"
     path.write_text("\n".join(lines) + "\n")
     assert Config.from_toml(path) == cfg
