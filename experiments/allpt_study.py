@@ -138,6 +138,9 @@ def main(argv=None) -> int:
     ap.add_argument("events", nargs="+", help="event prefixes with truth and particles")
     ap.add_argument("--config", action="append", default=None,
                     help="TOML config(s) to compare (default: the defaults)")
+    ap.add_argument("--lowest", type=float, nargs="+", default=None,
+                    help="scan the lowest pass threshold (GeV): for each value, the default passes "
+                         "down to it (0.75 = the first pass alone)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--no-plot", action="store_true")
@@ -150,7 +153,10 @@ def main(argv=None) -> int:
     import subprocess
 
     rows = []
-    for cfg in args.config or [None]:
+    configs = args.config or [None]
+    if args.lowest:
+        configs = [scan_config(v, Path(args.out) / "tmp") for v in args.lowest]
+    for cfg in configs:
         for e in args.events:
             # A fresh process per run: peak memory is the run's own.
             cmd = [sys.executable, __file__, "--one", e, "--seed", str(args.seed)]
@@ -178,13 +184,45 @@ def main(argv=None) -> int:
     return 0
 
 
+def scan_config(lowest: float, directory: Path) -> str:
+    """A TOML file with the default passes down to ``lowest`` GeV (``lowest-<v>.toml``)."""
+    from qtrack.config import Config
+
+    directory.mkdir(parents=True, exist_ok=True)
+    first = Config().doublets.min_pt
+    pts = [p for p in Config().passes.min_pts if p > lowest] + ([lowest] if lowest < first else [])
+    path = directory / f"lowest-{lowest:g}.toml"
+    path.write_text(f"[passes]\nmin_pts = {pts!r}\n")
+    return str(path)
+
+
 def plot(rows, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
+    ax = axes[1:]
+    # TrackML against the lowest threshold searched, next to the perfect tracker of the particles
+    # above each threshold.
+    by_event = {}
+    for r in rows:
+        lowest = min(p["min_pt"] for p in r["passes"] if p["from_luminous_region"])
+        by_event.setdefault(r["event"], []).append((lowest, r["scores"]["trackml_score"],
+                                                    r["perfect_score_above_pt"]))
+    for e, pts in by_event.items():
+        pts.sort()
+        name = f"{Path(e).parent.name}/{Path(e).name[-3:]}"
+        axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"qtrack {name}")
+        perfect = pts[0][2]
+        axes[0].plot([float(k) for k in perfect], list(perfect.values()), "k--", alpha=0.5,
+                     label=f"perfect tracker, pT >= threshold ({name})")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("lowest pT threshold (GeV)")
+    axes[0].set_ylabel("TrackML score")
+    axes[0].grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
     for r in rows:
         label = f"{Path(r['event']).parent.name} [{Path(r['config']).stem}]"
         e = pd.DataFrame(r["efficiency_vs_pt"]).dropna()

@@ -107,20 +107,14 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
     added = np.flatnonzero(best >= 0)
     if len(added) == 0:
         return tracks
-    # A particle leaves at most two hits on a layer: a track with one hit there takes at most
-    # one more, the nearest (a third would be another particle's or noise).
+    # Each track takes at most one hit per layer, the nearest: the other module of the overlap
+    # its hit there lies in. (A particle crossing where three or four modules overlap leaves more;
+    # the later passes' collections give it the next.)
     order = np.lexsort((dist[added], layer[added], best[added]))
     added = added[order]
     first = np.ones(len(added), dtype=bool)
     first[1:] = (best[added][1:] != best[added][:-1]) | (layer[added][1:] != layer[added][:-1])
-    added = added[first]
-    n_layers = int(layer.max()) + 1
-    own = np.repeat(np.arange(len(tracks)), tracks.lengths()) * n_layers + layer[tracks.hits]
-    keys, counts = np.unique(own, return_counts=True)
-    full = keys[counts >= 2]
-    added = np.sort(added[~np.isin(best[added] * n_layers + layer[added], full)])
-    if len(added) == 0:
-        return tracks
+    added = np.sort(added[first])
     track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()), best[added]])
     return _regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
 
