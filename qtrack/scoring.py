@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .model.layers import BARREL_VOLUMES
 
 
 def majority(track_id: np.ndarray, particle_id: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
@@ -138,7 +139,6 @@ def doublet_scores(found: np.ndarray, weighted: np.ndarray, unweighted: np.ndarr
     }
 
 
-BARREL_VOLUMES = (8, 13, 17)
 #: Primaries are produced within this distance (mm) of the beam line.
 MAX_VERTEX_R = 10.0
 #: Focused particles: pT (GeV) at production at least this ...

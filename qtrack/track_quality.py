@@ -14,10 +14,6 @@ from .model.doublets import crosses_layer
 from .model.scattering import GEV_PER_TESLA_MM, scattering_angles
 from .tracks import Tracks, track_z0
 
-#: Layers within this radius (mm) are the pixel detector's.
-PIXEL_R_MAX = 200.0
-
-
 @njit(cache=True)
 def _line_chi2(s, z, sigma, use):
     # chi2 of the weighted least-squares line z(s) through the points with ``use``.
@@ -236,7 +232,7 @@ def quality_mask(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig,
                                radiation_lengths, field_tesla)
         # A track reaching the strips has crossed more layers than one staying in the pixels.
         strips = np.zeros(len(tracks), dtype=bool)
-        on_strips = layers.r_max[layer[tracks.hits]] > PIXEL_R_MAX
+        on_strips = ~layers.is_pixel[layer[tracks.hits]]
         np.logical_or.at(strips, np.repeat(np.arange(len(tracks)), tracks.lengths()), on_strips)
         need = np.where(strips, config.strip_min_line_hits, config.min_line_hits)
         keep &= tracks.lengths() - outliers >= need

@@ -69,6 +69,12 @@ class LayerTable:
             self.z_max, self.pitch_across, self.pitch_along, self.thickness)) + \
             ",".join(self.kind).encode()
 
+    @property
+    def is_pixel(self) -> np.ndarray:
+        """Layers read out in two dimensions (pixels: the pitch along no more than twice the
+        pitch across; TrackML's are 0.05 x 0.05 mm, its strips 0.08 x 1.2 and 0.12 x 10.8 mm)."""
+        return self.pitch_along <= 2.0 * self.pitch_across
+
     def resolution(self) -> tuple[np.ndarray, np.ndarray]:
         """Hit resolution (mm) of each layer, pitch / sqrt(12) (a uniform distribution over one
         read-out cell): across the strips (r-phi) and along them (z on barrel layers, r on
