@@ -31,6 +31,8 @@ import pandas as pd
 PT_EDGES = np.array([0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 1e9])
 R_EDGES = np.array([0.0, 10.0, 30.0, 100.0, 300.0, 1e9])
 THRESHOLDS = (0.1, 0.2, 0.3, 0.5, 1.0)
+#: The stages of one pass, as the pipeline names them (``doublets/2``: the second pass's).
+PASS_STAGES = ("doublets", "triplets", "couplers", "qubo", "solve", "merge", "tracks")
 
 
 def particle_table(event) -> pd.DataFrame:
@@ -202,8 +204,29 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
-    ax = axes[1:]
+    fig, axes = plt.subplots(1, 5, figsize=(25, 4.5))
+    ax = axes[1:4]
+    # Time per pass and peak memory against the event's hits (the pile-up scan).
+    scan = sorted((r["sizes"]["hits"], r) for r in rows if r["config"] == rows[0]["config"])
+    if len(scan) > 1:
+        hits = [h for h, _ in scan]
+        n_passes = max(len(r["passes"]) for _, r in scan)
+        bottom = np.zeros(len(scan))
+        for k in range(n_passes):
+            suffix = "" if k == 0 else f"/{k + 1}"
+            t = np.array([sum(v for name, v in r["timings_s"].items()
+                              if name.split("/")[0] in PASS_STAGES
+                              and (name.endswith(suffix) if suffix else "/" not in name))
+                          for _, r in scan])
+            axes[4].bar(range(len(scan)), t, bottom=bottom, label=f"pass {k + 1}")
+            bottom += t
+        axes[4].set_xticks(range(len(scan)), [f"{h // 1000}k" for h in hits])
+        axes[4].set_xlabel("hits")
+        axes[4].set_ylabel("time per pass (s)")
+        mem = axes[4].twinx()
+        mem.plot(range(len(scan)), [r["peak_rss_gb"] for _, r in scan], "ko-", label="peak memory")
+        mem.set_ylabel("peak memory (GB)")
+        axes[4].legend(fontsize=7, loc="upper left")
     # TrackML against the lowest threshold searched, next to the perfect tracker of the particles
     # above each threshold.
     by_event = {}
