@@ -99,7 +99,9 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
     """Every hit pair (i, j) on two layers that passes the documented seeding cuts; pure Python.
 
     |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)];
-    the segment passes at most ``max_layer_gap - 1`` layers without a hit (:func:`brute_step`).
+    the segment passes at most ``max_layer_gap - 1`` layers without a hit (:func:`brute_step`);
+    z0 somewhere between the straight r-z line's and the lowest-pT helix's (z linear in the arc
+    length 2R asin(r / 2R)) within the window.
     """
     R = cfg.min_pt / (0.3e-3 * cfg.field_tesla)  # mm
     cot_max = math.sinh(cfg.eta_max)
@@ -121,7 +123,10 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
             dz = zz[j] - zz[i]
             if abs(dz / dr) > cot_max:
                 continue
-            if abs(zz[i] - r[i] * dz / dr) > z0_max:
+            z0_line = zz[i] - r[i] * dz / dr
+            si, sj = (2 * R * math.asin(min(v / (2 * R), 1.0)) for v in (r[i], r[j]))
+            z0_helix = zz[i] - si * dz / (sj - si) if sj > si else z0_line
+            if min(z0_line, z0_helix) > z0_max or max(z0_line, z0_helix) < -z0_max:
                 continue
             dphi = phi[j] - phi[i]
             while dphi > math.pi:
@@ -157,7 +162,12 @@ def brute_doublets_numpy(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig 
             with np.errstate(divide="ignore", invalid="ignore"):
                 ok = dr > 0
                 ok &= np.abs(dz / dr) <= cot_max
-                ok &= np.abs(z[ii, None] - r[ii, None] * dz / dr) <= z0_max
+                z0_line = z[ii, None] - r[ii, None] * dz / dr
+                si = 2 * R * np.arcsin(np.minimum(r[ii, None] / (2 * R), 1.0))
+                sj = 2 * R * np.arcsin(np.minimum(r[None, jj] / (2 * R), 1.0))
+                z0_helix = np.where(sj > si, z[ii, None] - si * dz / (sj - si), z0_line)
+                ok &= (np.minimum(z0_line, z0_helix) <= z0_max) & (
+                    np.maximum(z0_line, z0_helix) >= -z0_max)
                 dphi = np.remainder(phi[None, jj] - phi[ii, None] + np.pi, 2 * np.pi) - np.pi
                 window = (np.arcsin(r[None, jj] / (2 * R)) - np.arcsin(r[ii, None] / (2 * R))
                           + cfg.phi_tolerance + d0_max * (1 / r[ii, None] - 1 / r[None, jj]))
