@@ -31,6 +31,8 @@ import pandas as pd
 PT_EDGES = np.array([0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 1e9])
 R_EDGES = np.array([0.0, 10.0, 30.0, 100.0, 300.0, 1e9])
 THRESHOLDS = (0.1, 0.2, 0.3, 0.5, 1.0)
+METHOD = ("qtrack.solve with neal in a fresh child process per (event, config), numba cache warm; "
+          "wall time from the event loaded to the scores; peak memory = the child's max RSS")
 #: The stages of one pass, as the pipeline names them (``doublets/2``: the second pass's).
 PASS_STAGES = ("doublets", "triplets", "couplers", "qubo", "solve", "merge", "tracks")
 
@@ -148,9 +150,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
     for e in args.events:
-        if not Path(e + "-hits.csv.gz").exists() and not Path(e + "-hits.csv").exists():
-            print(f"allpt_study: error: {e}: no hits file (make events with qtrack simulate)",
-                  file=sys.stderr)
+        if not any(Path(e + "-hits" + suffix).exists() for suffix in (".csv", ".csv.gz", ".parquet")):
+            print(f"allpt_study.py: error: {e}: no hits file {e}-hits.csv[.gz] (make events with "
+                  f"qtrack simulate)", file=sys.stderr)
             return 2
     import subprocess
 
@@ -176,14 +178,32 @@ def main(argv=None) -> int:
                   f"{r['efficiency_primaries_0p3_1']:.3f} fakes {r['fake_rate_3hits']:.4f} "
                   f"dup {r['scores']['duplicate_rate']:.4f} {r['wall_s']:.1f} s "
                   f"{r['peak_rss_gb']:.2f} GB", flush=True)
-    from qtrack.io import write_json
+    from benchmarks.harness import provenance
+    from qtrack.io import write_csv, write_json
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "allpt_study.json", {"runs": rows})
+    write_json(out / "allpt_study.json", {"measured": provenance(METHOD), "runs": rows})
+    write_csv(out / "allpt_study.csv", table(rows))
     if not args.no_plot:
         plot(rows, out / "allpt_study.png")
     return 0
+
+
+def table(rows) -> pd.DataFrame:
+    """One row per run and bin: efficiency against pT and production radius, fakes against
+    track pT, with the run's scores."""
+    out = []
+    for r in rows:
+        head = {"event": r["event"], "config": Path(r["config"]).stem,
+                "trackml_score": r["scores"]["trackml_score"], "wall_s": r["wall_s"],
+                "peak_rss_gb": r["peak_rss_gb"]}
+        for key, lo, hi, value in (("efficiency_vs_pt", "pt_lo", "pt_hi", "efficiency"),
+                                   ("efficiency_vs_production_r", "r_lo", "r_hi", "efficiency"),
+                                   ("fake_rate_vs_track_pt", "pt_lo", "pt_hi", "fake_rate")):
+            for b in r[key]:
+                out.append(head | {"figure": key, "lo": b[lo], "hi": b[hi], "value": b[value]})
+    return pd.DataFrame(out)
 
 
 def scan_config(lowest: float, directory: Path) -> str:
@@ -267,6 +287,7 @@ def plot(rows, path):
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
     if "--one" in sys.argv:
         i = sys.argv.index("--one")
         prefix = sys.argv[i + 1]

@@ -164,3 +164,26 @@ def test_rerun_from_the_recorded_config_gives_the_same_submission(tmp_path):
     rerun = write_outputs(qtrack.solve(EVENT, config=Config.from_dict(summary["config"]),
                                        seed=summary["seed"]), tmp_path / "b")
     assert first["submission"].read_bytes() == rerun["submission"].read_bytes()
+
+
+def test_allpt_study_on_the_shipped_event(tmp_path, capsys):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("allpt_study",
+                                                  REPO / "experiments" / "allpt_study.py")
+    study = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(REPO))
+    spec.loader.exec_module(study)
+    assert study.main([str(REPO / "nowhere" / "event1"), "--out", str(tmp_path)]) == 2
+    assert "no hits file" in capsys.readouterr().err
+    assert study.main([str(SIM), "--out", str(tmp_path), "--no-plot"]) == 0
+    run = json.loads((tmp_path / "allpt_study.json").read_text())["runs"][0]
+    perfect = [run["perfect_score_above_pt"][k] for k in ("1.0", "0.5", "0.3", "0.2", "0.1")]
+    assert perfect == sorted(perfect) and perfect[-1] > 0.9
+    assert run["scores"]["trackml_score"] <= perfect[-1]
+    by_pt = {b["pt_lo"]: b["efficiency"] for b in run["efficiency_vs_pt"]}
+    assert by_pt[1.0] >= 0.97 and by_pt[0.3] >= 0.9
+    table = pd.read_csv(tmp_path / "allpt_study.csv")
+    assert set(table.figure) == {"efficiency_vs_pt", "efficiency_vs_production_r",
+                                 "fake_rate_vs_track_pt"}
