@@ -204,9 +204,10 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
             st["size"] = (f"luminous region |z| <= {region.z0_max:.1f} mm, "
                           f"{'measured from' if region.measured else 'the cap: only'} "
                           f"{region.segments} segments")
+    first = passes_of(config)[0]
     doublets, triplets, model, qubo = _build_model(
-        event.x, event.y, event.z, event.layer, event.layers, config, beamspot, timings,
-        primaries=config.passes.first_from_beam_line)
+        event.x, event.y, event.z, event.layer, event.layers, first.config, beamspot, timings,
+        primaries=first.from_beam_line)
     return Built(event, config, beamspot, doublets, triplets, model, qubo, timings,
                  region if config.beamspot.estimate else None)
 
@@ -265,7 +266,9 @@ def passes_of(config: Config) -> list[Pass]:
     pass (``passes.displaced_min_pt``) drops both origin constraints and opens the doublets' phi
     window for impact parameters up to ``passes.displaced_d0_max``.
     """
-    out = [Pass(config, config.passes.first_from_beam_line, True)]
+    first = config.replace(model={"layer_radiation_length":
+                                  config.passes.first_layer_radiation_length})
+    out = [Pass(first, config.passes.first_from_beam_line, True)]
     gap = {"max_layer_gap": config.passes.max_layer_gap}
     for pt in config.passes.min_pts:
         if pt < config.doublets.min_pt:

@@ -254,15 +254,16 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
 
     import qtrack
     from qtrack.config import Config
-    from qtrack.pipeline import _double_hits, _radiation_lengths
+    from qtrack.pipeline import _double_hits, _radiation_lengths, passes_of
 
     # One pass (the fast mode), rebuilt by hand from its selected triplets.
     res = qtrack.solve(solved_sim.event, config=Config.from_toml("fast"), seed=1)
     ev, t = res.event, res.model.triplets
     raw = build_tracks(t.h1, t.h2, t.h3, res.solution.state, ev.hit_id, res.config.tracks,
                        r=ev.r, z=ev.z, z0_max=res.beamspot.z0_max, x=ev.x, y=ev.y)
+    first = passes_of(res.config)[0].config
     cut = quality_cut(raw, ev.x, ev.y, ev.z, ev.layer, ev.layers, res.config.tracks,
-                      _radiation_lengths(ev.layers, res.config))
+                      _radiation_lengths(ev.layers, first))
     final = _double_hits(cut, ev, res.config.tracks)
     assert final.hits.tolist() == res.tracks.hits.tolist()
     focused = focused_particles(ev.hits, ev.truth, ev.particles).particle_id.to_numpy()
