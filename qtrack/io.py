@@ -11,6 +11,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import QtrackError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -86,3 +88,21 @@ def write_csv(path: str | Path, frame) -> Path:
     with atomic_open(path, newline="") as f:
         frame.to_csv(f, index=False)
     return path
+
+
+def check_writable(directory: str | Path) -> Path:
+    """Check, before any work, that ``directory`` could be created and written to.
+
+    Nothing is created here (a run that fails later leaves no empty directory): the directory
+    must be writable if it exists, else its nearest existing parent must be a writable directory.
+    """
+    d = Path(directory)
+    probe = d
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise QtrackError(f"{d}: output directory cannot be made: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise QtrackError(f"{d}: output directory cannot be written: no write permission "
+                          f"on {probe}")
+    return d
