@@ -39,7 +39,7 @@ pile-up), acts_comparison_pt_eta.csv (every bin: pile-up, tracker, curve, edges,
 interval) and acts_comparison_pt_eta.png (one row of panels per pile-up point). ``--replot``
 redraws both figures from the JSON.
 
-    python experiments/acts_comparison.py --data /work/simdata --pileups 0 20 60 140 200 --events 2
+    python experiments/acts_comparison.py --data simdata --pileups 0 20 60 140 200 --events 2
     python experiments/acts_comparison.py --replot
 """
 from __future__ import annotations
@@ -60,7 +60,6 @@ import _common as C  # noqa: E402
 
 METHOD = ("in-process, one event after the other, qtrack then ACTS on each, after an untimed warm-up "
           "of both; time = wall time from the loaded hits to the submission, median over events")
-DEFAULT_DATA = C.REPO.parent / "simdata"
 TRACKERS = {"qtrack": "qtrack (neal, default settings)", "acts": "ACTS seeding + CKF + ambiguity resolution",
             "acts_ckf": "ACTS seeding + CKF (no ambiguity resolution)"}
 MIN_TRACK_HITS = 5
@@ -73,8 +72,9 @@ ETA_EDGES = np.arange(-4.5, 4.5 + 0.25, 0.5)
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                   help="directory with one pu<MU> directory of qtrack-simulated events per pile-up")
+    p.add_argument("--data", type=Path, default=None,
+                   help="directory with one pu<MU> directory of qtrack-simulated events per pile-up "
+                        "(required unless --replot)")
     p.add_argument("--pileups", type=int, nargs="+", default=[0, 20, 60, 140, 200])
     p.add_argument("--events", type=int, default=2, help="events per pile-up point (the first K)")
     p.add_argument("--seed", type=int, default=1, help="qtrack's solve seed")
@@ -84,6 +84,9 @@ def parse_args(argv):
     if args.events < 1:
         C.fail(f"--events {args.events}: expected at least 1")
     if not args.replot:
+        if args.data is None:
+            C.fail("no --data given: give --data DIR holding pu<MU>/ event directories made by "
+                   "qtrack simulate")
         if not args.data.is_dir():
             C.fail(f"data directory {args.data} not found (give --data DIR holding pu<MU>/ event directories "
                    "made by qtrack simulate)")
