@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from .config import TrackConfig
+from .geometry import arc_lengths, circle_distance, circle_fit
 from .model.doublets import crosses_layer
 from .tracks import Tracks, track_z0
 
@@ -44,58 +45,28 @@ def _line_chi2(s, z, sigma, use):
 
 
 @njit(cache=True)
-def _circle_fit(h, use, x, y):
-    # The circle through the hits ``h[use]`` in x-y (algebraic fit x^2 + y^2 + D x + E y + F = 0):
-    # centre and radius, radius 0 when they are collinear.
-    n = len(h)
-    m = np.zeros((3, 3))
-    v = np.zeros(3)
-    for i in range(n):
-        if not use[i]:
-            continue
-        row = (x[h[i]], y[h[i]], 1.0)
-        rhs = -(x[h[i]] * x[h[i]] + y[h[i]] * y[h[i]])
-        for a in range(3):
-            v[a] += row[a] * rhs
-            for b in range(3):
-                m[a, b] += row[a] * row[b]
-    if abs(np.linalg.det(m)) < 1e-12 * max(m[0, 0] * m[1, 1], 1.0):
-        return 0.0, 0.0, 0.0
-    d, e, f = np.linalg.solve(m, v)
-    cx, cy = -d / 2.0, -e / 2.0
-    return cx, cy, np.sqrt(max(cx * cx + cy * cy - f, 1e-9))
-
-
-@njit(cache=True)
 def _circle_rms(h, x, y):
     # RMS distance (mm) of the hits from the circle fitted through them in x-y.
     use = np.ones(len(h), dtype=np.bool_)
-    cx, cy, radius = _circle_fit(h, use, x, y)
-    if radius == 0.0:
-        return 0.0
+    a, d, e, f = circle_fit(h, use, x, y)
     total = 0.0
     for i in range(len(h)):
-        d = np.hypot(x[h[i]] - cx, y[h[i]] - cy) - radius
-        total += d * d
+        dist = circle_distance(a, d, e, f, x[h[i]], y[h[i]])
+        total += dist * dist
     return np.sqrt(total / len(h))
 
 
 @njit(cache=True)
 def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor):
-    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle in
-    # x-y, from its point closest to the beam line.
+    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle (a
+    # straight line for a straight track) in x-y, from its point closest to the beam line.
     n = len(h)
-    cx, cy, radius = _circle_fit(h, use, x, y)
-    if radius == 0.0:
-        return np.inf
-    phi0 = np.arctan2(-cy, -cx)
+    a, d, e, f = circle_fit(h, use, x, y)
     s = np.zeros(n)
+    arc_lengths(a, d, e, f, h, x, y, s)
     zz = np.zeros(n)
     sm = zm = 0.0
     for i in range(n):
-        dphi = np.arctan2(y[h[i]] - cy, x[h[i]] - cx) - phi0
-        dphi = (dphi + np.pi) % (2.0 * np.pi) - np.pi
-        s[i] = abs(dphi) * radius
         zz[i] = z[h[i]]
         if use[i]:
             sm += s[i]
