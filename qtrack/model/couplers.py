@@ -40,7 +40,7 @@ class Model:
 
 
 @njit(cache=True, nogil=True)
-def _quadruplet_kernel(row_lo, row_hi, t_d1, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_span, d_step,
+def _quadruplet_kernel(row_lo, row_hi, t_d2, t_ptr, h1, h2, h3, x, y, sigma, curv, drz, t_span, d_step,
                        max_dcurv, n_sigma, max_drz, max_strength, num_mult, xy_rel, xy_pow,
                        rz_pow, vl_pow, q_t1, q_t2, q_s):
     n = 0
@@ -119,7 +119,7 @@ def _conflict_kernel(row_lo, row_hi, hit_ptr, hit_doublets, dbl_ptr, dbl_vars, o
     return n
 
 
-def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarray,
+def build_couplers(x: np.ndarray, y: np.ndarray, order: np.ndarray,
                    doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig(),
                    sigma: np.ndarray | None = None, threads: int = 1) -> Model:
     """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``).
@@ -137,7 +137,7 @@ def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarra
     # A tenth as many quadruplets as triplets at pile-up 200, a quarter in the barrel-only event.
     q_t1, q_t2, q_s = sized_pass(
         _quadruplet_kernel,
-        (triplets.d1, triplets.d2, t_ptr, triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
+        (triplets.d2, t_ptr, triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
          triplets.curvature, triplets.drz, triplets.span, doublets.step, config.qplet_max_dcurv,
          n_sigma, config.tplet_max_drz,
          config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,

@@ -60,13 +60,6 @@ class LayerTable:
             self.volume_id, self.layer_id, self.position, self.r_min, self.r_max, self.z_min,
             self.z_max)) + ",".join(self.kind).encode()
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"volume_id": self.volume_id, "layer_id": self.layer_id, "kind": self.kind,
-             "position": self.position, "r_min": self.r_min, "r_max": self.r_max,
-             "z_min": self.z_min, "z_max": self.z_max}
-        )
-
     def resolution(self) -> tuple[np.ndarray, np.ndarray]:
         """Hit resolution (mm) of each layer, pitch / sqrt(12): across the strips (r-phi) and
         along them (z on barrel layers, r on disks). TrackML pitches (its detectors.csv): pixels
