@@ -26,6 +26,7 @@ from .config import BeamSpotConfig, Config
 from .errors import QtrackError
 from .event import Event, load_event
 from .io import jsonable, write_csv, write_json
+from .memory import check_memory
 from .model.beamspot import estimate_z0_max
 from .model.couplers import Model, build_couplers
 from .model.doublets import Doublets, build_doublets, graph_of
@@ -156,8 +157,13 @@ def _stage(timings: dict, name: str):
     log.info("%-9s %7.3f s%s", name, timings[name], what)
 
 
-def build(event: Event | str | Path, config: Config | None = None) -> Built:
-    """Load (if given a path) and build the QUBO of an event."""
+def build(event: Event | str | Path, config: Config | None = None,
+          max_memory_gb: float | None = None) -> Built:
+    """Load (if given a path) and build the QUBO of an event.
+
+    Once the triplets are counted, stops with :class:`~qtrack.memory.OutOfMemory` when the rest
+    would need more memory than the process may use (``max_memory_gb`` caps it further).
+    """
     config = config or Config()
     timings: dict[str, float] = {}
     if not isinstance(event, Event):
@@ -183,9 +189,10 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
                                   sigma, along[event.layer], event.layers.is_disk[event.layer],
                                   threads, config.doublets.min_pt, config.doublets.field_tesla)
         st["size"] = f"{len(triplets)} triplets"
+    check_memory(event.name, len(doublets), len(triplets), max_memory_gb)
     with _stage(timings, "couplers") as st:
         order = graph_of(event.layers, config.doublets).order[event.layer]
-        model = build_couplers(x, y, z, order, doublets, triplets, config.model, sigma, threads)
+        model = build_couplers(x, y, order, doublets, triplets, config.model, sigma, threads)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     with _stage(timings, "qubo") as st:
