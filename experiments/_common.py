@@ -317,14 +317,14 @@ def footer(fig, measured: dict, extra: str = "") -> None:
 
 
 def warm_up() -> None:
-    """Solve the shipped tiny event once, so numba's compiled kernels are loaded before timing."""
-    from qtrack import pipeline
-    from benchmarks.harness import WARMUP_EVENT
+    """Load numba's compiled kernels before timing (:func:`qtrack.runner.task.warm_up`), with and
+    without the impact-parameter weights."""
     from qtrack.config import Config
+    from qtrack.runner.task import warm_up as solve_warm_up_event
 
     cfg = Config().replace(solve={"num_reads": 2, "num_sweeps": 50})
-    pipeline.solve(WARMUP_EVENT, config=cfg)
-    pipeline.solve(WARMUP_EVENT, config=cfg.replace(model={"use_d0_weights": True}))
+    solve_warm_up_event("neal", cfg)
+    solve_warm_up_event("neal", cfg.replace(model={"use_d0_weights": True}))
 
 
 def run_main(main) -> None:
