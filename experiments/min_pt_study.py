@@ -110,12 +110,7 @@ def parse_args(argv):
         C.fail(f"--events {args.events}: expected at least 1")
     if args.timeout <= 0:
         C.fail(f"--timeout {args.timeout}: expected a positive number of seconds")
-    if args.data is None:
-        C.fail("no --data given: give --data DIR holding events made by qtrack simulate, "
-               "e.g. simdata/pu200")
-    if not args.data.is_dir():
-        C.fail(f"data directory {args.data} not found (give --data DIR holding events made by qtrack "
-               "simulate, e.g. simdata/pu200)")
+    C.require_data(args.data, "events made by qtrack simulate")
     try:
         events = expand_events([str(args.data)])
     except QtrackError as exc:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import click
 
-from .cli_common import check_writable, friendly, interrupted, setup_logging, with_common
+from .cli_common import friendly, interrupted, setup_logging, with_common
 from .errors import QtrackError
+from .io import check_writable
 from .simulate.cli import simulate_command
 
 log = logging.getLogger("qtrack")

@@ -1,6 +1,5 @@
-"""What every qtrack command shares: the three ways out, logging, the common options and the
-output-directory check
-(:func:`qtrack.io.check_writable`).
+"""What every qtrack command shares: the three ways out (user error or memory, interruption,
+bug; see :mod:`qtrack.cli`), logging and the common options.
 
 A module of its own so that commands defined in their stage's folder (``qtrack simulate``) use
 them without importing :mod:`qtrack.cli`, which registers those commands.
@@ -15,7 +14,6 @@ import sys
 import click
 
 from .errors import QtrackError
-from .io import check_writable  # noqa: F401  (the commands' output check)
 
 BUG_REPORT = ("qtrack: internal error: this is a bug in qtrack, please report it with the "
               "traceback above")

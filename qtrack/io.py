@@ -82,11 +82,17 @@ def write_json(path: str | Path, data) -> Path:
     return path
 
 
-def write_csv(path: str | Path, frame) -> Path:
-    """Write a pandas DataFrame as CSV (no index), atomically."""
+def write_csv(path: str | Path, frame, **to_csv) -> Path:
+    """Write a pandas DataFrame as CSV (no index), atomically. ``frame`` may also be rows
+    (dicts: the union of their keys in first-seen order, each value as it is, a missing one
+    empty); ``to_csv`` goes to ``DataFrame.to_csv`` (``float_format``, ...)."""
+    if not hasattr(frame, "to_csv"):
+        import pandas as pd
+
+        frame = pd.DataFrame(list(frame), dtype=object)
     path = Path(path)
     with atomic_open(path, newline="") as f:
-        frame.to_csv(f, index=False)
+        frame.to_csv(f, index=False, **to_csv)
     return path
 
 

@@ -26,7 +26,7 @@ from .config import BeamSpotConfig, Config
 from .errors import QtrackError
 from .event import Event, load_event
 from .io import jsonable, write_csv, write_json
-from .memory import check_memory
+from .memory import check_memory, expected_triplets
 from .model.beamspot import estimate_z0_max
 from .model.couplers import Model, build_couplers
 from .model.doublets import Doublets, build_doublets, graph_of
@@ -161,8 +161,9 @@ def build(event: Event | str | Path, config: Config | None = None,
           max_memory_gb: float | None = None) -> Built:
     """Load (if given a path) and build the QUBO of an event.
 
-    Once the triplets are counted, stops with :class:`~qtrack.memory.OutOfMemory` when the rest
-    would need more memory than the process may use (``max_memory_gb`` caps it further).
+    Once the doublets, and again once the triplets, are counted, stops with
+    :class:`~qtrack.memory.OutOfMemory` when the rest would need more memory than the process
+    may use (``max_memory_gb`` caps it further).
     """
     config = config or Config()
     timings: dict[str, float] = {}
@@ -182,6 +183,7 @@ def build(event: Event | str | Path, config: Config | None = None,
         doublets = build_doublets(x, y, z, event.layer, event.layers, config.doublets, beamspot,
                                   threads)
         st["size"] = f"{len(doublets)} doublets"
+    check_memory(event.name, expected_triplets(len(doublets)), max_memory_gb, expected=True)
     across, along = event.layers.resolution()
     sigma = across[event.layer]
     with _stage(timings, "triplets") as st:
@@ -189,7 +191,7 @@ def build(event: Event | str | Path, config: Config | None = None,
                                   sigma, along[event.layer], event.layers.is_disk[event.layer],
                                   threads, config.doublets.min_pt, config.doublets.field_tesla)
         st["size"] = f"{len(triplets)} triplets"
-    check_memory(event.name, len(doublets), len(triplets), max_memory_gb)
+    check_memory(event.name, len(triplets), max_memory_gb)
     with _stage(timings, "couplers") as st:
         order = graph_of(event.layers, config.doublets).order[event.layer]
         model = build_couplers(x, y, order, doublets, triplets, config.model, sigma, threads)

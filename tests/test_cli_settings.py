@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import EVENT, REPO, run_cli, run_cli_many, write_event
+from conftest import EVENT, REPO, run_cli, run_cli_many, run_cli_patched, write_event
 
 
 def _toml(tmp: Path, text: str) -> Path:
@@ -185,13 +185,10 @@ def test_plot_without_matplotlib(tmp_path):
 
 
 def test_a_bug_keeps_its_traceback(tmp_path):
-    code = ("import qtrack.pipeline as p\n"
-            "def broken(*a, **k):\n    raise RuntimeError('an invariant broke')\n"
-            "p.build = broken\n"
-            f"import sys; sys.argv = ['qtrack', 'solve', {str(EVENT)!r}, '-o', 'out']\n"
-            "from qtrack.cli import run; run()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+    setup = ("import qtrack.pipeline as p\n"
+             "def broken(*a, **k):\n    raise RuntimeError('an invariant broke')\n"
+             "p.build = broken")
+    proc = run_cli_patched(setup, "solve", EVENT, "-o", "out", cwd=tmp_path)
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "RuntimeError: an invariant broke" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("qtrack: internal error: this is a bug")

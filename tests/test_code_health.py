@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, run_cli_patched
 
 SIM_EVENT = REPO / "data" / "sim" / "event000000001"
 
@@ -178,13 +178,10 @@ def test_too_little_memory_is_one_line_and_exit_2(tmp_path):
 
 
 def test_memory_error_anywhere_is_one_line_and_exit_2(tmp_path):
-    code = ("import numpy as np, qtrack.pipeline as p\n"
-            "def greedy(*a, **k):\n    return np.empty(2**62, dtype=np.uint8)\n"
-            "p.solve_built = greedy\n"
-            f"import sys; sys.argv = ['qtrack', 'solve', {str(SIM_EVENT)!r}, '-o', 'out', '-q']\n"
-            "from qtrack.cli import run; run()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+    setup = ("import numpy as np, qtrack.pipeline as p\n"
+             "def greedy(*a, **k):\n    return np.empty(2**62, dtype=np.uint8)\n"
+             "p.solve_built = greedy")
+    proc = run_cli_patched(setup, "solve", SIM_EVENT, "-o", "out", "-q", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qtrack: error: out of memory ("), proc.stderr
