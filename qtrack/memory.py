@@ -24,7 +24,8 @@ GB = 1e9
 #: part per triplet (before the max-path filter), default sampler (neal) and settings. Measured
 #: with ``/usr/bin/time -v qtrack solve`` and the in-use figure this module logs (load 5-6):
 #: PU60 (160,125 triplets) 0.31 GB in use, peak 0.56 GB; PU200 (6,089,487 triplets) 0.86 GB in
-#: use, peak 2.27 GB: 196 bytes per triplet over 0.22 GB, rounded up by about 15 %.
+#: use, peak 2.27 GB: 196 bytes per triplet over 0.22 GB, rounded up by about 15 %. On PU400
+#: (31,731,607 triplets, 3.09 GB in use) this predicts a 10.6 GB peak; measured 8.3 GB.
 FIXED_BYTES = 0.25e9
 BYTES_PER_TRIPLET = 230.0
 #: The triplets' own arrays (hits, doublets, curvature, slopes: 57 bytes) and the kernel's
