@@ -102,36 +102,21 @@ class ActsTracker:
         self._acts, self._ae, self.cfg = acts, ae, cfg
         u = acts.UnitConstants
         level = acts.logging.WARNING
-        from qtrack.simulate.fatras import generic_detector
+        from qtrack.simulate.fatras import generic_detector, whiteboard_board
 
         self._detector, geometry, field = generic_detector(cfg.bfield)
         self.geometry = geometry
         self._surface_table()
 
-        class Board(ae.IAlgorithm):
-            """Owner of the whiteboard handles that put the measurements in and take tracks out."""
-
-            def __init__(board):
-                super().__init__(name="qtrack_acts", level=level)
-                board.measurements = ae.WriteDataHandle(board, ae.MeasurementContainer, "Measurements")
-                board.measurements.initialize("measurements")
-                board.stored = ae.ReadDataHandle(board, ae.MeasurementContainer, "StoredMeasurements")
-                board.stored.initialize("measurements")
-                board.subset = ae.WriteDataHandle(board, ae.MeasurementSubset, "MeasurementSubset")
-                board.subset.initialize("measurement_subset")
-                board.space_points = ae.ReadDataHandle(board, acts.SpacePointContainer, "SpacePoints")
-                board.space_points.initialize("spacepoints")
-                board.seeds = ae.ReadDataHandle(board, acts.SeedContainer, "Seeds")
-                board.seeds.initialize("seeds")
-                board.ckf_tracks = ae.ReadDataHandle(board, ae.ConstTrackContainer, "CkfTracks")
-                board.ckf_tracks.initialize("ckf_tracks")
-                board.tracks = ae.ReadDataHandle(board, ae.ConstTrackContainer, "AmbiTracks")
-                board.tracks.initialize("ambi_tracks")
-
-            def execute(board, context):
-                return ae.ProcessCode.SUCCESS
-
-        self._board = Board()
+        self._board = whiteboard_board("qtrack_acts", {
+            "measurements": ("write", ae.MeasurementContainer, "Measurements", "measurements"),
+            "stored": ("read", ae.MeasurementContainer, "StoredMeasurements", "measurements"),
+            "subset": ("write", ae.MeasurementSubset, "MeasurementSubset", "measurement_subset"),
+            "space_points": ("read", acts.SpacePointContainer, "SpacePoints", "spacepoints"),
+            "seeds": ("read", acts.SeedContainer, "Seeds", "seeds"),
+            "ckf_tracks": ("read", ae.ConstTrackContainer, "CkfTracks", "ckf_tracks"),
+            "tracks": ("read", ae.ConstTrackContainer, "AmbiTracks", "ambi_tracks"),
+        })
         selection = [acts.GeometryIdentifier(volume=v, layer=l) for v, l in cfg.seeding_layers]
         s = cfg.initial_sigmas
         track_selector = acts.TrackSelector.Config(

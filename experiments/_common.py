@@ -6,12 +6,9 @@ The reference's numbers are never copied into code: :func:`parse_baseline` reads
 from __future__ import annotations
 
 import argparse
-import csv
 import math
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +95,15 @@ def fail(message: str, code: int = 2):
     """One line on stderr, prefixed with the script's name, and exit ``code`` (2: bad input)."""
     print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def require_data(data: Path | None, holding: str) -> None:
+    """Exit 2 with one line when the ``--data`` directory (no default: it is where this machine
+    keeps its data) is not given or not there."""
+    if data is None:
+        fail(f"no --data given: give --data DIR holding {holding}")
+    if not data.is_dir():
+        fail(f"data directory {data} not found (give --data DIR holding {holding})")
 
 
 def check_args(args) -> None:
@@ -277,26 +283,11 @@ def fit_power(n, t, min_n: float = 0) -> dict | None:
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
-    """Write rows (dicts; union of keys, first-seen order) as CSV, atomically."""
-    keys: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in keys:
-                keys.append(k)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: _fmt(r.get(k)) for k in keys})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write rows (dicts) as CSV, atomically (:func:`qtrack.io.write_csv`), floats to six
+    significant digits."""
+    from qtrack.io import write_csv as write
+
+    return write(path, [{k: _fmt(v) for k, v in r.items()} for r in rows])
 
 
 def _fmt(v):
@@ -317,14 +308,14 @@ def footer(fig, measured: dict, extra: str = "") -> None:
 
 
 def warm_up() -> None:
-    """Solve the shipped tiny event once, so numba's compiled kernels are loaded before timing."""
-    from qtrack import pipeline
-    from benchmarks.harness import WARMUP_EVENT
+    """Load numba's compiled kernels before timing (:func:`qtrack.runner.task.warm_up`), with and
+    without the impact-parameter weights."""
     from qtrack.config import Config
+    from qtrack.runner.task import warm_up as solve_warm_up_event
 
     cfg = Config().replace(solve={"num_reads": 2, "num_sweeps": 50})
-    pipeline.solve(WARMUP_EVENT, config=cfg)
-    pipeline.solve(WARMUP_EVENT, config=cfg.replace(model={"use_d0_weights": True}))
+    solve_warm_up_event("neal", cfg)
+    solve_warm_up_event("neal", cfg.replace(model={"use_d0_weights": True}))
 
 
 def run_main(main) -> None:

@@ -18,13 +18,13 @@ Both submissions are scored with qtrack's scorer (TrackML score) and with the is
 those of ``qtrack.scoring`` (``focused_particles``, ``matched_particles``; the oracle score is
 ``score_tracks``'s): a focused particle has pT >= 1 GeV at production, a production vertex
 within 10 mm of the beam line (r) and hits on >= 5 distinct layers (volume, layer); it is found
-when a track holds > 50 % of its hits and > 50 % of the track's hits are its. Among tracks with
->= 5 hits: fake = no particle (noise excluded) holds > 50 % of its hits; duplicate = a further
-such track of an already matched-majority particle. Efficiencies are pooled over the events of a
+when a track holds > 50 % of its hits and > 50 % of the track's hits are its. Fake and duplicate
+rates are ``qtrack.scoring``'s, over all tracks: fake = no particle (noise excluded) holds > 50 %
+of its hits; duplicate = a further such track of an already matched-majority particle. Efficiencies are pooled over the events of a
 pile-up point (found / focused), as are the track rates; times are medians over events.
 
 Versus pT and eta (events of a pile-up point pooled): efficiency of the focused particles against
-their pT and eta at production, and fake rate of the tracks with >= 5 hits against the track's eta
+their pT and eta at production, and fake rate of the tracks against their eta
 (straight-line fit of z vs r of its hits, ``qtrack.plot.tables.track_table``); error bars are
 Clopper-Pearson 68 % intervals (``qtrack.plot.tables.binned_rate``, as in efficiency_pt_eta.py).
 
@@ -39,7 +39,7 @@ pile-up), acts_comparison_pt_eta.csv (every bin: pile-up, tracker, curve, edges,
 interval) and acts_comparison_pt_eta.png (one row of panels per pile-up point). ``--replot``
 redraws both figures from the JSON.
 
-    python experiments/acts_comparison.py --data /work/simdata --pileups 0 20 60 140 200 --events 2
+    python experiments/acts_comparison.py --data simdata --pileups 0 20 60 140 200 --events 2
     python experiments/acts_comparison.py --replot
 """
 from __future__ import annotations
@@ -60,10 +60,8 @@ import _common as C  # noqa: E402
 
 METHOD = ("in-process, one event after the other, qtrack then ACTS on each, after an untimed warm-up "
           "of both; time = wall time from the loaded hits to the submission, median over events")
-DEFAULT_DATA = C.REPO.parent / "simdata"
 TRACKERS = {"qtrack": "qtrack (neal, default settings)", "acts": "ACTS seeding + CKF + ambiguity resolution",
             "acts_ckf": "ACTS seeding + CKF (no ambiguity resolution)"}
-MIN_TRACK_HITS = 5
 #: Focused particles' pT bins (GeV; they start at 1 GeV, the last bin runs from 10 GeV to 1 TeV)
 #: and the eta bins of every curve (the detector reaches |eta| 4, fitted track etas a little more).
 PT_EDGES = np.array([1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 1000.0])
@@ -73,8 +71,9 @@ ETA_EDGES = np.arange(-4.5, 4.5 + 0.25, 0.5)
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                   help="directory with one pu<MU> directory of qtrack-simulated events per pile-up")
+    p.add_argument("--data", type=Path, default=None,
+                   help="directory with one pu<MU> directory of qtrack-simulated events per pile-up "
+                        "(required unless --replot)")
     p.add_argument("--pileups", type=int, nargs="+", default=[0, 20, 60, 140, 200])
     p.add_argument("--events", type=int, default=2, help="events per pile-up point (the first K)")
     p.add_argument("--seed", type=int, default=1, help="qtrack's solve seed")
@@ -84,9 +83,7 @@ def parse_args(argv):
     if args.events < 1:
         C.fail(f"--events {args.events}: expected at least 1")
     if not args.replot:
-        if not args.data.is_dir():
-            C.fail(f"data directory {args.data} not found (give --data DIR holding pu<MU>/ event directories "
-                   "made by qtrack simulate)")
+        C.require_data(args.data, "pu<MU>/ event directories made by qtrack simulate")
         for mu in args.pileups:
             d = args.data / f"pu{mu}"
             have = sorted(d.glob("event*-hits.csv*")) if d.is_dir() else []
@@ -106,8 +103,8 @@ def parse_args(argv):
 def rates(event, focused: pd.DataFrame, submission: pd.DataFrame) -> tuple[dict, np.ndarray, pd.DataFrame]:
     """One submission against the focused particles (``qtrack.scoring.focused_particles``): the
     counts behind efficiency (all focused, barrel-only, reaching an endcap), fake and duplicate
-    rates; whether each focused particle (row of ``focused``) is found; and the tracks with >= 5
-    hits (``eta`` fitted to their hits, ``fake``)."""
+    rates; whether each focused particle (row of ``focused``) is found; and the tracks (``eta``
+    fitted to their hits, ``fake``)."""
     from qtrack.plot.tables import track_table
     from qtrack.scoring import align, matched_particles
 
@@ -117,14 +114,13 @@ def rates(event, focused: pd.DataFrame, submission: pd.DataFrame) -> tuple[dict,
     found = np.isin(focused.particle_id.to_numpy(), matched_particles(track_id, pid))
     endcap = focused.endcap.to_numpy(bool)
     tracks = track_table(event, track_id)
-    long = tracks[tracks.nhits >= MIN_TRACK_HITS]
-    pure_long = long.particle_id[~long.fake].value_counts()
+    pure = tracks.particle_id[~tracks.fake].value_counts()
     counts = {"focused": len(focused), "found": int(found.sum()),
               "focused_barrel": int((~endcap).sum()), "found_barrel": int((found & ~endcap).sum()),
               "focused_endcap": int(endcap.sum()), "found_endcap": int((found & endcap).sum()),
-              "tracks": len(long), "tracks_all": len(tracks), "fakes": int(long.fake.sum()),
-              "duplicates": int((pure_long - 1).sum())}
-    return counts, found, long[["eta", "fake"]].reset_index(drop=True)
+              "tracks": len(tracks), "fakes": int(tracks.fake.sum()),
+              "duplicates": int((pure - 1).sum())}
+    return counts, found, tracks[["eta", "fake"]].reset_index(drop=True)
 
 
 def pt_eta_rows(mu: int, particles: pd.DataFrame, tracks: dict[str, pd.DataFrame]) -> list[dict]:
@@ -304,7 +300,7 @@ def draw(data: dict, path: Path) -> None:
     n_events = int(summary.events.max())
     ax_eff.set(ylabel="efficiency (focused particles)", ylim=(0, 1.02),
                title="found focused particles / focused particles")
-    ax_fake.set(ylabel="fraction of tracks with >= 5 hits", ylim=(0, None),
+    ax_fake.set(ylabel="fraction of tracks", ylim=(0, None),
                 title="fake and duplicate rates")
     ax_time.set(ylabel="s per event (median; band: min-max)", yscale="log",
                 title="time per event, hits to submission")
@@ -326,7 +322,7 @@ def draw(data: dict, path: Path) -> None:
 #: Panels of the pT / eta figure: curve, x label, y label, log x.
 PT_ETA_PANELS = (("efficiency_vs_pt", "focused particle's pT at production (GeV)", "efficiency", True),
                  ("efficiency_vs_eta", "focused particle's eta at production", "efficiency", False),
-                 ("fake_rate_vs_eta", "track eta (line fit of z vs r)", "fake rate (tracks >= 5 hits)",
+                 ("fake_rate_vs_eta", "track eta (line fit of z vs r)", "fake rate",
                   False))
 #: Trackers drawn versus pT and eta: ACTS's CKF-only tracks differ from its final ones by a few per
 #: mille and are in the CSV only.

@@ -1,7 +1,7 @@
 """The doublets' pT threshold (issue item 6): qtrack at its default ``doublets.min_pt`` and lower,
 down to 0.5 GeV, on full-detector simulated events: efficiency, fakes, sizes, time and peak memory.
 
-For every event (the first ``--events`` of ``--data``, default /work/simdata/pu200, 2 events) and
+For every event (the first ``--events`` of ``--data``, required, 2 events) and
 every threshold (``--min-pt``, default: the configured ``doublets.min_pt``, 0.75 GeV, and 0.5 GeV),
 one fresh child process (this script with ``--child``) first solves the shipped full-detector event
 (data/sim/event000000001, pile-up 20) with 2 reads of 50 sweeps at the same threshold, so that
@@ -32,7 +32,7 @@ Writes min_pt_study.json (every run, a summary per threshold: efficiencies poole
 medians of the rest, how it was measured) and min_pt_study.csv (one row per run) to ``--out``.
 
     python experiments/min_pt_study.py                      # PU200 events 0 and 1, 0.75 and 0.5 GeV
-    python experiments/min_pt_study.py --data /work/simdata/pu20 --events 1 --out /tmp/minpt_test
+    python experiments/min_pt_study.py --data simdata/pu20 --events 1 --out minpt_test
 """
 from __future__ import annotations
 
@@ -51,7 +51,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks.harness
 import _common as C  # noqa: E402
 
-DEFAULT_DATA = C.REPO.parent / "simdata" / "pu200"
 #: Solved first in every child at the run's threshold: a full-detector event (endcaps, double
 #: hits), so the kernels the measured event needs are the ones loaded.
 WARMUP_EVENT = C.REPO / "data" / "sim" / "event000000001"
@@ -76,8 +75,8 @@ def default_min_pt() -> float:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                   help="directory of qtrack-simulated events with truth and particles")
+    p.add_argument("--data", type=Path, default=None,
+                   help="directory of qtrack-simulated events with truth and particles (required)")
     p.add_argument("--events", type=int, default=2, help="events to solve (the first K of --data)")
     p.add_argument("--min-pt", type=float, nargs="+", default=None,
                    help="doublets.min_pt values in GeV (default: the configured one, then 0.5)")
@@ -111,9 +110,7 @@ def parse_args(argv):
         C.fail(f"--events {args.events}: expected at least 1")
     if args.timeout <= 0:
         C.fail(f"--timeout {args.timeout}: expected a positive number of seconds")
-    if not args.data.is_dir():
-        C.fail(f"data directory {args.data} not found (give --data DIR holding events made by qtrack "
-               "simulate, e.g. /work/simdata/pu200)")
+    C.require_data(args.data, "events made by qtrack simulate")
     try:
         events = expand_events([str(args.data)])
     except QtrackError as exc:

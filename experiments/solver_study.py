@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import platform
@@ -205,12 +204,10 @@ def main(argv=None) -> int:
                     "its qpu_access_time_us are MockDWaveSampler placeholders"}
     json_path = out.with_name(out.name + ".json")
     csv_path = out.with_name(out.name + ".csv")
-    from qtrack.io import atomic_open
+    from qtrack.io import write_csv, write_json
 
-    with atomic_open(json_path) as f:
-        json.dump({"meta": meta, "summary": summary, "rows": rows, "skipped": skipped}, f,
-                  indent=2, default=_jsonable)
-    _write_csv(csv_path, rows)
+    write_json(json_path, {"meta": meta, "summary": summary, "rows": rows, "skipped": skipped})
+    write_csv(csv_path, rows, float_format="%.9g")
 
     print(f"\n{'input':<40} {'sampler':<10} {'runs':>4} {'best E':>12} {'mean gap':>9} "
           f"{'found':>5} {'mean s':>8} {'TrackML':>8}")
@@ -226,31 +223,6 @@ def main(argv=None) -> int:
                   f"{s['reason']}")
     print(f"wrote {json_path} and {csv_path}")
     return 0
-
-
-def _jsonable(v):
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    import csv
-
-    from qtrack.io import atomic_open
-
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with atomic_open(path, newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.9g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 if __name__ == "__main__":

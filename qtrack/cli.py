@@ -12,101 +12,26 @@ commands, so ``qtrack --help`` answers at once.
 """
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from .cli_common import friendly, interrupted, setup_logging, with_common
 from .errors import QtrackError
+from .io import check_writable
+from .simulate.cli import simulate_command
 
 log = logging.getLogger("qtrack")
+
 
 def _shipped_event() -> Path:
     """The small event of the repository's ``data/``, installed as package data ``qtrack.data``."""
     from importlib.resources import files
 
     return Path(str(files("qtrack.data"))) / "event000001000"
-
-BUG_REPORT = ("qtrack: internal error: this is a bug in qtrack, please report it with the "
-              "traceback above")
-
-
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
-                        stream=sys.stderr)
-
-
-def _interrupted():
-    """Leave at once: worker threads still inside a sampler call are not waited for, and the
-    temporary files of writes in progress are removed (nothing half-written is left). The
-    console script's own SIGINT handler (:mod:`qtrack.__main__`) does the same; this one serves
-    a KeyboardInterrupt raised any other way."""
-    from .io import discard_partial_files
-
-    discard_partial_files()
-    click.echo("qtrack: interrupted", err=True)
-    sys.stderr.flush()
-    sys.stdout.flush()
-    os._exit(130)
-
-
-def friendly(func):
-    """The three ways out (see the module docstring)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except QtrackError as exc:
-            click.echo(f"qtrack: error: {exc}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            _interrupted()
-        except (click.exceptions.Exit, click.exceptions.ClickException, click.Abort):
-            raise
-        except Exception as exc:
-            if _caused_by_interrupt(exc):  # a library turned the KeyboardInterrupt into another
-                _interrupted()
-            import traceback
-
-            traceback.print_exc()
-            click.echo(BUG_REPORT, err=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-def _caused_by_interrupt(exc: BaseException) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def check_writable(directory: str | Path) -> Path:
-    """Check, before any work, that ``directory`` could be created and written to.
-
-    Nothing is created here (a run that fails later leaves no empty directory): the directory
-    must be writable if it exists, else its nearest existing parent must be a writable directory.
-    """
-    d = Path(directory)
-    probe = d
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise QtrackError(f"{d}: output directory cannot be made: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise QtrackError(f"{d}: output directory cannot be written: no write permission "
-                          f"on {probe}")
-    return d
 
 
 def _event_arg(event: str | None) -> Path:
@@ -126,18 +51,6 @@ def _config(path: str | None, seed: int | None = None, **solve):
     if seed is not None:
         changes["seed"] = seed
     return cfg.replace(solve=changes) if changes else cfg
-
-
-common = [
-    click.option("-v", "--verbose", count=True, help="More log output."),
-    click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors."),
-]
-
-
-def with_common(func):
-    for opt in reversed(common):
-        func = opt(func)
-    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -188,6 +101,11 @@ def score_table(scores: dict) -> str:
 
 SEED = click.IntRange(0, 2**63 - 1)
 
+max_memory_option = click.option(
+    "--max-memory", type=click.FloatRange(0, min_open=True), metavar="GB",
+    help="Stop (exit 2) before building an event estimated to need more memory than this "
+         "(default: what the machine and any address-space limit leave).")
+
 
 @main.command()
 @click.argument("events", nargs=-1)
@@ -210,10 +128,12 @@ SEED = click.IntRange(0, 2**63 - 1)
 @click.option("--workers", type=click.IntRange(min=1), help="Solve on a local Dask cluster of N processes.")
 @click.option("--scheduler", help="Solve on the Dask cluster at this address (tcp://host:8786).")
 @click.option("--force", is_flag=True, help="Many events: redo events already solved with these settings.")
+@max_memory_option
 @with_common
 @friendly
 def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, threads, write_qubo,
-          dwave_profile, subproblem_size, dry_run, progress, workers, scheduler, force, verbose, quiet):
+          dwave_profile, subproblem_size, dry_run, progress, workers, scheduler, force, max_memory,
+          verbose, quiet):
     """Find the tracks of EVENTS (path prefix, hits file or directory; default: the shipped event).
 
     Writes OUTDIR/<event>-submission.csv (hit_id,track_id; 0 = no track) and
@@ -224,7 +144,7 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
     OUTDIR/results.parquet and results.csv, one row per event.
     """
     t0 = time.perf_counter()
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     from .samplers import capabilities_of, get_sampler, spec_of
 
     cfg = _config(config_path, seed, num_reads=num_reads, num_sweeps=num_sweeps, threads=threads)
@@ -246,6 +166,9 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
     if workers or scheduler or len(events) > 1 or (events and is_many(events[0])):
         if write_qubo or dry_run or caps.remote:
             raise QtrackError("--write-qubo, --dry-run and remote samplers take one event at a time")
+        if max_memory is not None:
+            raise QtrackError("--max-memory takes one event at a time (each worker checks the "
+                              "memory it has)")
         # The runner stops its cluster and writes its table on Ctrl-C: a KeyboardInterrupt, not
         # the single-event path's immediate exit.
         import signal
@@ -257,7 +180,7 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
 
     from . import pipeline
 
-    built = pipeline.build(event_path, cfg)
+    built = pipeline.build(event_path, cfg, max_memory)
     if write_qubo or dry_run or caps.remote:  # a failed remote run still leaves the QUBO
         path = pipeline.write_qubo(built, out)
         log.info("wrote %s", path)
@@ -286,20 +209,21 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
 @click.argument("event")
 @click.option("-o", "--outdir", default="out", show_default=True, type=click.Path(file_okay=False))
 @click.option("--config", "config_path", type=click.Path(), help="TOML file overriding settings.")
+@max_memory_option
 @with_common
 @friendly
-def build(event, outdir, config_path, verbose, quiet):
+def build(event, outdir, config_path, max_memory, verbose, quiet):
     """Build the QUBO of EVENT and write OUTDIR/<event>-qubo.npz.
 
     The file holds numpy arrays linear, irow, icol, quad (the QUBO) and hit_ids (the TrackML hit
     ids of each triplet variable); see qtrack.model.qubo.load_qubo.
     """
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     cfg = _config(config_path)
     out = check_writable(outdir)
     from . import pipeline
 
-    built = pipeline.build(Path(event), cfg)
+    built = pipeline.build(Path(event), cfg, max_memory)
     path = pipeline.write_qubo(built, out)
     click.echo(f"{path}: {built.qubo.num_variables} variables, {built.qubo.num_couplers} couplers")
 
@@ -315,7 +239,7 @@ def build(event, outdir, config_path, verbose, quiet):
 @friendly
 def dataset(event, density, seed, outdir, prefix, verbose, quiet):
     """Make a reduced barrel dataset from EVENT, the reference's convention (see qtrack.dataset)."""
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     out = check_writable(outdir)
     from .dataset import make_dataset
 
@@ -333,7 +257,7 @@ def dataset(event, density, seed, outdir, prefix, verbose, quiet):
 def score(submission, event, as_json, verbose, quiet):
     """Score a TrackML SUBMISSION (hit_id,track_id CSV) against EVENT's truth: the table (or JSON
     scores) `qtrack solve` gives for the same tracks."""
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     from .event import load_event, read_table
     from .scoring import score_submission
 
@@ -407,14 +331,8 @@ def plot(summary, submission, event_path, outdir, what, dpi):
         click.echo(str(p))
 
 
-def _register_commands() -> None:
-    # Defined in their own stage's folder; registered last, as they use friendly() from here.
-    from .simulate.cli import simulate_command
-
-    main.add_command(simulate_command)
-
-
-_register_commands()
+# Defined in its own stage's folder, over the helpers of qtrack.cli_common.
+main.add_command(simulate_command)
 
 
 def run() -> None:
@@ -422,9 +340,9 @@ def run() -> None:
     try:
         code = main(standalone_mode=False)
     except KeyboardInterrupt:
-        _interrupted()
+        interrupted()
     except click.Abort:
-        _interrupted()
+        interrupted()
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

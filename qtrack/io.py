@@ -11,6 +11,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import QtrackError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -80,9 +82,33 @@ def write_json(path: str | Path, data) -> Path:
     return path
 
 
-def write_csv(path: str | Path, frame) -> Path:
-    """Write a pandas DataFrame as CSV (no index), atomically."""
+def write_csv(path: str | Path, frame, **to_csv) -> Path:
+    """Write a pandas DataFrame as CSV (no index), atomically. ``frame`` may also be rows
+    (dicts: the union of their keys in first-seen order, each value as it is, a missing one
+    empty); ``to_csv`` goes to ``DataFrame.to_csv`` (``float_format``, ...)."""
+    if not hasattr(frame, "to_csv"):
+        import pandas as pd
+
+        frame = pd.DataFrame(list(frame), dtype=object)
     path = Path(path)
     with atomic_open(path, newline="") as f:
-        frame.to_csv(f, index=False)
+        frame.to_csv(f, index=False, **to_csv)
     return path
+
+
+def check_writable(directory: str | Path) -> Path:
+    """Check, before any work, that ``directory`` could be created and written to.
+
+    Nothing is created here (a run that fails later leaves no empty directory): the directory
+    must be writable if it exists, else its nearest existing parent must be a writable directory.
+    """
+    d = Path(directory)
+    probe = d
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise QtrackError(f"{d}: output directory cannot be made: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise QtrackError(f"{d}: output directory cannot be written: no write permission "
+                          f"on {probe}")
+    return d

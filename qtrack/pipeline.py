@@ -26,6 +26,7 @@ from .config import BeamSpotConfig, Config
 from .errors import QtrackError
 from .event import Event, load_event
 from .io import jsonable, write_csv, write_json
+from .memory import check_memory, expected_triplets
 from .model.beamspot import estimate_z0_max
 from .model.scattering import material_before
 from .model.couplers import Model, build_couplers
@@ -56,6 +57,8 @@ class Built:
     timings: dict[str, float] = field(default_factory=dict)
     #: The luminous-region estimate (:func:`qtrack.model.beamspot.estimate_z0_max`), if made.
     region: object = None
+    #: The memory cap (GB) every pass's build checks against (None: what the machine has).
+    max_memory_gb: float | None = None
 
     @property
     def bqm(self) -> dimod.BinaryQuadraticModel:
@@ -187,8 +190,14 @@ def _stage(timings: dict, name: str):
     log.info("%-9s %7.3f s%s", name, timings[name], what)
 
 
-def build(event: Event | str | Path, config: Config | None = None) -> Built:
-    """Load (if given a path) and build the QUBO of an event (its first pass)."""
+def build(event: Event | str | Path, config: Config | None = None,
+          max_memory_gb: float | None = None) -> Built:
+    """Load (if given a path) and build the QUBO of an event (its first pass).
+
+    Once the doublets, and again once the triplets, are counted, stops with
+    :class:`~qtrack.memory.OutOfMemory` when the rest would need more memory than the process
+    may use (``max_memory_gb`` caps it further); so does every later pass.
+    """
     config = config or Config()
     timings: dict[str, float] = {}
     if not isinstance(event, Event):
@@ -207,19 +216,21 @@ def build(event: Event | str | Path, config: Config | None = None) -> Built:
     first = passes_of(config)[0]
     doublets, triplets, model, qubo = _build_model(
         event.x, event.y, event.z, event.layer, event.layers, first.config, beamspot, timings,
-        primaries=first.from_beam_line)
+        primaries=first.from_beam_line, name=event.name, max_memory_gb=max_memory_gb)
     return Built(event, config, beamspot, doublets, triplets, model, qubo, timings,
-                 region if config.beamspot.estimate else None)
+                 region if config.beamspot.estimate else None, max_memory_gb)
 
 
 def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfig,
-                 timings: dict, suffix: str = "", primaries: bool = True):
+                 timings: dict, suffix: str = "", primaries: bool = True, name: str = "",
+                 max_memory_gb: float | None = None):
     """Doublets, triplets, couplers and QUBO of hits given as arrays (one pass); with
     ``primaries`` the triplets must point back to the beam line."""
     threads = config.solve.threads
     with _stage(timings, "doublets" + suffix) as st:
         doublets = build_doublets(x, y, z, layer, layers, config.doublets, beamspot, threads)
         st["size"] = f"{len(doublets)} doublets"
+    check_memory(name, expected_triplets(len(doublets)), max_memory_gb, expected=True)
     across, along = layers.resolution()
     sigma = across[layer]
     with _stage(timings, "triplets" + suffix) as st:
@@ -230,9 +241,10 @@ def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfi
                                   config.doublets.min_pt, config.doublets.field_tesla,
                                   x_layer[layer], before, beamspot.triplet_d0_floor)
         st["size"] = f"{len(triplets)} triplets"
+    check_memory(name, len(triplets), max_memory_gb)
     with _stage(timings, "couplers" + suffix) as st:
         order = graph_of(layers, config.doublets).order[layer]
-        model = build_couplers(x, y, z, order, doublets, triplets, config.model, sigma, threads)
+        model = build_couplers(x, y, order, doublets, triplets, config.model, sigma, threads)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     with _stage(timings, "qubo" + suffix) as st:
@@ -344,7 +356,8 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             free = np.flatnonzero(tracks.track_of_hit(event.n_hits) == 0)
             _, _, model, pass_qubo = _build_model(
                 event.x[free], event.y[free], event.z[free], event.layer[free], event.layers, cfg,
-                beamspot, timings, suffix, tracking_pass.from_beam_line)
+                beamspot, timings, suffix, tracking_pass.from_beam_line, event.name,
+                built.max_memory_gb)
             triplets = model.triplets
         pass_solution, pass_tracks = _solve_pass(
             pass_qubo, triplets, sampler, cfg, event, free,
@@ -383,6 +396,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             "properties": dict(getattr(sampler, "properties", {}) or {})}
     return Result(event=event, config=config, beamspot=built.beamspot, doublets=built.doublets,
                   triplets=built.triplets, region=built.region,
+                  max_memory_gb=built.max_memory_gb,
                   model=built.model, qubo=qubo, timings=timings,
                   sampler=sampler_name or type(sampler).__name__, sampler_info=info,
                   solution=solution, tracks=tracks, submission=submission, scores=scores,

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from .config import TrackConfig
+from .geometry import arc_lengths, circle_distance, circle_fit
 from .model.doublets import crosses_layer
 from .model.scattering import GEV_PER_TESLA_MM, scattering_angles
 from .tracks import Tracks, track_z0
@@ -41,60 +42,30 @@ def _line_chi2(s, z, sigma, use):
 
 
 @njit(cache=True)
-def _circle_fit(h, use, x, y):
-    # The circle through the hits ``h[use]`` in x-y (algebraic fit x^2 + y^2 + D x + E y + F = 0):
-    # centre and radius, radius 0 when they are collinear.
-    n = len(h)
-    m = np.zeros((3, 3))
-    v = np.zeros(3)
-    for i in range(n):
-        if not use[i]:
-            continue
-        row = (x[h[i]], y[h[i]], 1.0)
-        rhs = -(x[h[i]] * x[h[i]] + y[h[i]] * y[h[i]])
-        for a in range(3):
-            v[a] += row[a] * rhs
-            for b in range(3):
-                m[a, b] += row[a] * row[b]
-    if abs(np.linalg.det(m)) < 1e-12 * max(m[0, 0] * m[1, 1], 1.0):
-        return 0.0, 0.0, 0.0
-    d, e, f = np.linalg.solve(m, v)
-    cx, cy = -d / 2.0, -e / 2.0
-    return cx, cy, np.sqrt(max(cx * cx + cy * cy - f, 1e-9))
-
-
-@njit(cache=True)
 def _circle_rms(h, x, y):
     # RMS distance (mm) of the hits from the circle fitted through them in x-y.
     use = np.ones(len(h), dtype=np.bool_)
-    cx, cy, radius = _circle_fit(h, use, x, y)
-    if radius == 0.0:
-        return 0.0
+    a, d, e, f = circle_fit(h, use, x, y)
     total = 0.0
     for i in range(len(h)):
-        d = np.hypot(x[h[i]] - cx, y[h[i]] - cy) - radius
-        total += d * d
+        dist = circle_distance(a, d, e, f, x[h[i]], y[h[i]])
+        total += dist * dist
     return np.sqrt(total / len(h))
 
 
 @njit(cache=True)
 def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor, x0, field):
-    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle in
-    # x-y, from its point closest to the beam line. Each hit's error also holds the scattering
-    # (Highland, at the circle's pT, ``x0`` radiation lengths per layer) over its distance from
-    # the previous hit.
+    # chi2 of the hits ``h[use]`` around the line z(s), s the arc length along their circle (a
+    # straight line for a straight track) in x-y, from its point closest to the beam line. Each
+    # hit's error also holds the scattering (Highland, at the circle's pT, ``x0`` radiation
+    # lengths per layer) over its distance from the previous hit.
     n = len(h)
-    cx, cy, radius = _circle_fit(h, use, x, y)
-    if radius == 0.0:
-        return np.inf
-    phi0 = np.arctan2(-cy, -cx)
+    a, d, e, f = circle_fit(h, use, x, y)
     s = np.zeros(n)
+    arc_lengths(a, d, e, f, h, x, y, s)
     zz = np.zeros(n)
     sm = zm = 0.0
     for i in range(n):
-        dphi = np.arctan2(y[h[i]] - cy, x[h[i]] - cx) - phi0
-        dphi = (dphi + np.pi) % (2.0 * np.pi) - np.pi
-        s[i] = abs(dphi) * radius
         zz[i] = z[h[i]]
         if use[i]:
             sm += s[i]
@@ -110,18 +81,18 @@ def _helix_rz_chi2(h, use, x, y, z, layer, along, is_disk, floor, x0, field):
             den += (s[i] - sm) ** 2
     slope = abs(num / den) if den > 0.0 else 0.0
     sin_t = 1.0 / np.sqrt(1.0 + slope * slope)
-    pt = GEV_PER_TESLA_MM * field * radius
+    pt = GEV_PER_TESLA_MM * field / (2.0 * abs(a)) if a != 0.0 else np.inf
     sigma = np.ones(n)
     for i in range(n):
         lay = layer[h[i]]
-        a = along[lay] * (slope if is_disk[lay] else 1.0)
+        err = along[lay] * (slope if is_disk[lay] else 1.0)
         ms = 0.0
-        if x0[lay] > 0.0:
+        if x0[lay] > 0.0 and pt < np.inf:
             j = h[i - 1] if i > 0 else h[min(1, n - 1)]
             step = np.sqrt((x[h[i]] - x[j]) ** 2 + (y[h[i]] - y[j]) ** 2 + (z[h[i]] - z[j]) ** 2)
             polar, _ = scattering_angles(pt, slope, x0[lay], is_disk[lay])
             ms = polar * step / sin_t
-        sigma[i] = np.sqrt(a * a + floor * floor + ms * ms)
+        sigma[i] = np.sqrt(err * err + floor * floor + ms * ms)
     return _line_chi2(s, zz, sigma, use)
 
 
@@ -256,9 +227,10 @@ def scattering_rms(tracks: Tracks, x, y, z, which: np.ndarray,
         return out
     for n, k in enumerate(which):
         h = tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]]
-        radius = _circle_fit(h, np.ones(len(h), dtype=np.bool_), x, y)[2]
-        if radius == 0.0 or len(h) < 2:
+        a = circle_fit(h, np.ones(len(h), dtype=np.bool_), x, y)[0]
+        if a == 0.0 or len(h) < 2:
             continue
+        radius = 1.0 / (2.0 * abs(a))
         step = np.sqrt(np.diff(x[h]) ** 2 + np.diff(y[h]) ** 2 + np.diff(z[h]) ** 2).mean()
         s_xy = np.hypot(np.diff(x[h]), np.diff(y[h])).sum()
         cot = abs(z[h[-1]] - z[h[0]]) / max(s_xy, 1e-9)

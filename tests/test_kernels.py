@@ -467,7 +467,7 @@ def _model_sets(m: Model):
 
 def _check_model(ev, dcfg, mcfg):
     d, t = _check_triplets(ev, dcfg, mcfg)
-    m = build_couplers(ev.x, ev.y, ev.z, _order(ev), d, t, mcfg)
+    m = build_couplers(ev.x, ev.y, _order(ev), d, t, mcfg)
     quads, kept_t, couplers, conflicts = ref_model(ev, d, t, mcfg)
     assert m.n_triplets_all == len(t)
     assert m.n_quadruplets_all == len(quads)
@@ -515,7 +515,7 @@ def test_max_path_on_hand_made_chains():
     ev = Event("toy", None, hits, None, None, np.arange(9), x, y, z, layer, TRACKML_BARREL)
     d = build_doublets(x, y, z, layer, TRACKML_BARREL)
     t = build_triplets(x, y, z, d, 2, ModelConfig())
-    m = build_couplers(x, y, z, _order(ev), d, t, ModelConfig())
+    m = build_couplers(x, y, _order(ev), d, t, ModelConfig())
     trip = set(zip(m.triplets.h1.tolist(), m.triplets.h2.tolist(), m.triplets.h3.tolist()))
     # Only the 5-hit track keeps triplets; its quadruplet with no hole has the strongest coupling.
     assert trip >= {(0, 1, 2), (1, 2, 3), (2, 3, 4)}

@@ -201,7 +201,7 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path):
     proc = run_cli("simulate", "-o", blocker / "out", *GUN)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not writable" in lines[0] and str(blocker / "out") in lines[0]
+    assert len(lines) == 1 and "output directory cannot be" in lines[0] and str(blocker / "out") in lines[0]
 
 
 def test_missing_extra_says_how_to_install(tmp_path, monkeypatch):

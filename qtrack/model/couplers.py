@@ -121,7 +121,7 @@ def _conflict_kernel(row_lo, row_hi, hit_ptr, hit_doublets, dbl_ptr, dbl_vars, o
     return n
 
 
-def build_couplers(x: np.ndarray, y: np.ndarray, z: np.ndarray, order: np.ndarray,
+def build_couplers(x: np.ndarray, y: np.ndarray, order: np.ndarray,
                    doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig(),
                    sigma: np.ndarray | None = None, threads: int = 1) -> Model:
     """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``).

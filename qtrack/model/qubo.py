@@ -68,19 +68,14 @@ class Qubo:
 def impact_weights(x, y, z, model: Model, config: ModelConfig, z0_max: float) -> np.ndarray:
     """The reference's QallseD0 linear weights: penalise triplets far from the beam line.
 
-    d0 is the distance of the circle through the three hits from the origin minus its radius; z0 is
+    d0 is the distance of the circle (or line) through the three hits from the origin; z0 is
     how far the larger of the two doublets' z intercepts lies outside the luminous region
     (|z| <= ``z0_max``), times the cosine of that doublet's R-Z angle.
     """
+    from ..geometry import beamline_distance, triplet_circles
+
     t = model.triplets
-    ax, ay, bx, by, cx, cy = x[t.h1], y[t.h1], x[t.h2], y[t.h2], x[t.h3], y[t.h3]
-    den = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a2, b2, c2 = ax**2 + ay**2, bx**2 + by**2, cx**2 + cy**2
-        ux = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / den
-        uy = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / den
-        d0 = np.hypot(ux, uy) - np.hypot(ax - ux, ay - uy)
-    d0 = np.where(np.isfinite(d0), d0, 0.0)  # collinear hits: a straight line through the origin
+    d0 = beamline_distance(triplet_circles(t.h1, t.h2, t.h3, x, y))
     r = np.hypot(x, y)
     z0s, angles = [], []
     for lo, hi in ((t.h1, t.h2), (t.h2, t.h3)):

@@ -13,12 +13,13 @@ import pandas as pd
 
 from ..errors import InputError, QtrackError
 from .. import scoring
+from ..geometry import circle_fits, radius_of
 from ..scoring import align
 from ..tracks import rz_line_fit
 
 #: Magnetic field (T) used to turn a fitted radius into pT (TrackML: 2 T solenoid).
 FIELD_TESLA = 2.0
-_GEV_PER_TESLA_MM = 0.3e-3
+
 
 
 def load_submission(path: str | Path, event) -> np.ndarray:
@@ -107,31 +108,17 @@ def particle_table(event, track_id: np.ndarray) -> pd.DataFrame:
 
 def fit_tracks(df: pd.DataFrame, field_tesla: float = FIELD_TESLA) -> pd.DataFrame:
     """Per track of ``df`` (hit rows with x, y, z, r, track_id): eta from a straight-line fit of z
-    vs r, pT from an algebraic (Kasa) circle fit in x-y, and the number of hits."""
+    vs r, pT from the circle fitted in x-y (:func:`qtrack.geometry.circle_fit`; infinite for a
+    straight track), and the number of hits."""
     on = df[df.track_id != 0]
     tid, inv = np.unique(on.track_id.to_numpy(), return_inverse=True)
     x, y, z, r = (on[c].to_numpy(float) for c in ("x", "y", "z", "r"))
     n = np.bincount(inv).astype(float)
-
-    def s(v):
-        return np.bincount(inv, weights=v, minlength=len(tid))
-
     cot, _ = rz_line_fit(inv, r, z, len(tid))
     eta = np.arcsinh(np.nan_to_num(cot))
-    # x^2 + y^2 + D x + E y + F = 0, least squares (normal equations, one 3x3 system per track)
-    w = x * x + y * y
-    a = np.empty((len(tid), 3, 3))
-    b = np.empty((len(tid), 3))
-    cols = (x, y, np.ones_like(x))
-    for i in range(3):
-        b[:, i] = -s(w * cols[i])
-        for j in range(3):
-            a[:, i, j] = s(cols[i] * cols[j])
-    ok = np.abs(np.linalg.det(a)) > 1e-12
-    sol = np.full((len(tid), 3), np.nan)
-    sol[ok] = np.linalg.solve(a[ok], b[ok][..., None])[..., 0]
-    radius = np.sqrt(np.clip(sol[:, 0] ** 2 / 4 + sol[:, 1] ** 2 / 4 - sol[:, 2], 0, None))
-    pt = _GEV_PER_TESLA_MM * field_tesla * radius
+    order = np.argsort(inv, kind="stable")
+    radius = radius_of(circle_fits(np.concatenate([[0], np.cumsum(n)]).astype(np.int64), order, x, y))
+    pt = GEV_PER_TESLA_MM * field_tesla * radius
     return pd.DataFrame({"track_id": tid, "nhits": n.astype(int), "eta": eta, "pt": pt})
 
 

@@ -18,6 +18,7 @@ import socket
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,29 +64,48 @@ def solve_event(prefix: str, sampler: str, config: qtrack.Config) -> dict:
     return {"name": result.event.name, "submission": result.submission, "summary": summary}
 
 
-def warm_up(sampler: str, config: qtrack.Config) -> float:
-    """Solve a small made-up event so that numba's cached kernels are loaded (or compiled, on a
-    fresh install) before the first real event; returns the seconds it took.
+#: The warm-up event's tracks: (phi0 (rad), cot theta, pT (GeV), charge); pT 0 is an exactly
+#: straight track. The curved ones make the quality cut and the double-hit collection run on
+#: tracks as the real events have them.
+WARM_UP_TRACKS = [(0.1, -0.7, 0.0, 1), (0.8, -0.5, 1.5, 1), (1.5, -0.3, 3.0, -1), (2.2, -0.1, 0.0, 1),
+                  (2.9, 0.1, 6.0, 1), (3.6, 0.3, 20.0, -1), (4.3, 0.5, 0.0, 1), (5.0, 0.7, 2.0, -1)]
 
-    Eight straight tracks through the ten TrackML barrel layers, with truth, so every stage
-    including scoring runs.
-    """
+
+@contextmanager
+def warm_up_event():
+    """A small made-up event with truth, in a temporary directory: yields its path prefix and
+    its number of tracks. Eight tracks through the ten TrackML barrel layers, in a 2 T field:
+    straight and curved ones."""
     radii = [32.0, 72.0, 116.0, 172.0, 260.0, 360.0, 500.0, 660.0, 820.0, 1020.0]
     layers = [(8, 2), (8, 4), (8, 6), (8, 8), (13, 2), (13, 4), (13, 6), (13, 8), (17, 2), (17, 4)]
-    rows = []
-    for track in range(8):
-        phi, cot = 0.7 * track + 0.1, 0.2 * track - 0.7
+    rows, particles = [], []
+    for track, (phi0, cot, pt, charge) in enumerate(WARM_UP_TRACKS):
+        radius = pt / (0.3 * 2.0) * 1000.0  # mm, in 2 T
+        p_t = pt if pt else 100.0
         for r, (volume, layer) in zip(radii, layers):
-            rows.append((len(rows) + 1, r * np.cos(phi), r * np.sin(phi), r * cot, volume, layer,
-                         track + 1, 10 * np.cos(phi), 10 * np.sin(phi), 0.1))
+            # A circle through the beam line: at radius r the direction has turned by 2 alpha.
+            alpha = np.arcsin(r / (2.0 * radius)) if pt else 0.0
+            phi = phi0 + charge * alpha
+            s = 2.0 * radius * alpha if pt else r
+            rows.append((len(rows) + 1, r * np.cos(phi), r * np.sin(phi), s * cot, volume, layer,
+                         track + 1, p_t * np.cos(phi0 + 2 * charge * alpha),
+                         p_t * np.sin(phi0 + 2 * charge * alpha), 1.0 / (len(radii) * len(WARM_UP_TRACKS))))
+        particles.append((track + 1, p_t * np.cos(phi0), p_t * np.sin(phi0), p_t * cot))
     frame = pd.DataFrame(rows, columns=["hit_id", "x", "y", "z", "volume_id", "layer_id",
                                         "particle_id", "tpx", "tpy", "weight"])
-    particles = pd.DataFrame({"particle_id": np.arange(1, 9), "px": 10.0, "py": 0.0, "pz": 1.0})
-    t0 = time.perf_counter()
+    particles = pd.DataFrame(particles, columns=["particle_id", "px", "py", "pz"])
     with tempfile.TemporaryDirectory(prefix="qtrack-warm-") as tmp:
         prefix = Path(tmp) / "warmup"
         frame[["hit_id", "x", "y", "z", "volume_id", "layer_id"]].to_csv(f"{prefix}-hits.csv", index=False)
         frame[["hit_id", "particle_id", "tpx", "tpy", "weight"]].to_csv(f"{prefix}-truth.csv", index=False)
         particles.to_csv(f"{prefix}-particles.csv", index=False)
+        yield prefix, len(WARM_UP_TRACKS)
+
+
+def warm_up(sampler: str = "neal", config: qtrack.Config | None = None) -> float:
+    """Solve :func:`warm_up_event` so that numba's cached kernels are loaded (or compiled, on a
+    fresh install) before the first real event is timed; returns the seconds it took."""
+    t0 = time.perf_counter()
+    with warm_up_event() as (prefix, _):
         qtrack.solve(prefix, sampler=sampler, config=config)
     return time.perf_counter() - t0

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..cli import _setup_logging, friendly
+from ..cli_common import friendly, setup_logging
 from .config import GUN_SPECIES, HARD_PROCESSES, SimulationConfig
 
 
@@ -52,7 +52,7 @@ def simulate_command(outdir, events, first_event, pileup, hard, seed, noise_frac
     OUTDIR/simulation-<first>-<last>.json (configuration, versions, timings). Needs
     pip install 'qtrack[sim]'.
     """
-    _setup_logging(verbose, quiet)
+    setup_logging(verbose, quiet)
     from .pipeline import run
 
     cfg = SimulationConfig(hard=hard, pileup=pileup, seed=seed, noise_fraction=noise_fraction,

@@ -90,6 +90,28 @@ def generic_detector(bfield_tesla: float):
     return detector, detector.trackingGeometry(), field
 
 
+def whiteboard_board(name: str, handles: dict):
+    """An ACTS algorithm that only owns whiteboard handles, to put data in and take results out
+    around a sequence of algorithms run by hand. ``handles``: attribute -> (``"write"`` or
+    ``"read"``, the data type, the handle's name, the whiteboard key)."""
+    import acts
+    import acts.examples as ae
+
+    class Board(ae.IAlgorithm):
+        def __init__(board):
+            super().__init__(name=name, level=acts.logging.WARNING)
+            for attr, (way, kind, handle_name, key) in handles.items():
+                make = ae.WriteDataHandle if way == "write" else ae.ReadDataHandle
+                handle = make(board, kind, handle_name)
+                handle.initialize(key)
+                setattr(board, attr, handle)
+
+        def execute(board, context):
+            return ae.ProcessCode.SUCCESS
+
+    return Board()
+
+
 class Detector:
     """The generic detector, its field and its module table; reused for every event of a process."""
 
@@ -97,7 +119,6 @@ class Detector:
         import acts
         import acts.examples as ae
 
-        level = acts.logging.WARNING
         self._acts, self._ae = acts, ae
         self.cfg = cfg
         self._detector, self.geometry, self.field = generic_detector(cfg.bfield)
@@ -105,22 +126,11 @@ class Detector:
         self.world_r, self.world_z = bounds[1], bounds[2]
         self.modules = self._module_table()
 
-        class Board(ae.IAlgorithm):
-            """Owner of the whiteboard handles that move particles in and hits out."""
-
-            def __init__(board):
-                super().__init__(name="qtrack", level=level)
-                board.particles_in = ae.WriteDataHandle(board, ae.SimParticleContainer, "ParticlesIn")
-                board.particles_in.initialize("particles_generated")
-                board.hits_out = ae.ReadDataHandle(board, ae.SimHitContainer, "SimHits")
-                board.hits_out.initialize("simhits")
-                board.particles_out = ae.ReadDataHandle(board, ae.SimParticleContainer, "ParticlesOut")
-                board.particles_out.initialize("particles_simulated")
-
-            def execute(board, context):
-                return ae.ProcessCode.SUCCESS
-
-        self._board = Board()
+        self._board = whiteboard_board("qtrack", {
+            "particles_in": ("write", ae.SimParticleContainer, "ParticlesIn", "particles_generated"),
+            "hits_out": ("read", ae.SimHitContainer, "SimHits", "simhits"),
+            "particles_out": ("read", ae.SimParticleContainer, "ParticlesOut", "particles_simulated"),
+        })
 
     def _module_table(self) -> Modules:
         gctx = self._detector.nominalGeometryContext()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import QtrackError
-from ..io import atomic_open
+from ..io import atomic_open, check_writable
 from .config import SimulationConfig
 from .digitize import digitize
 from .generate import STREAM_DIGITS, generate_event, stream
@@ -154,17 +154,6 @@ def check_installed(cfg: SimulationConfig) -> None:
     if missing:
         raise QtrackError(f"{' and '.join(missing)} not installed: the simulation needs "
                           f"pip install 'qtrack[sim]'")
-
-
-def check_writable(outdir: Path) -> None:
-    import tempfile
-
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=outdir):
-            pass
-    except OSError as exc:
-        raise QtrackError(f"{outdir}: output directory is not writable ({exc.strerror or exc})") from None
 
 
 def versions() -> dict:
