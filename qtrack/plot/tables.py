@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import InputError, QtrackError
 from .. import scoring
 from ..geometry import circle_fits, radius_of
+from ..model.scattering import GEV_PER_TESLA_MM
 from ..scoring import align
 from ..tracks import rz_line_fit
 
