@@ -22,6 +22,9 @@ from qtrack.errors import SamplerError  # noqa: E402
 from qtrack.samplers import get_sampler  # noqa: E402
 
 SUB = 30  # sub-problem size that forces decomposition of the test problems
+# The toy problems are solved exactly by the reductions (roof duality fixes them); these settings
+# switch the reductions off so that the QPU path itself is exercised.
+RAW = {"roof_duality": False, "exact_max_variables": 0}
 
 
 def tracking_bqm(n_tracks=16, length=8, seed=0, conflict_rate=0.4):
@@ -63,7 +66,7 @@ def problem():
 
 @pytest.fixture(scope="module")
 def mock_sampler():
-    return hardware.qpu_sampler(mock=True, subproblem_size=SUB, seed=7, num_reads=20)
+    return hardware.qpu_sampler(mock=True, subproblem_size=SUB, seed=7, num_reads=20, **RAW)
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +119,21 @@ def test_mock_qpu_resources(problem, mock_run):
     assert 0.0 <= res["chain_break_fraction"] <= 1.0
     assert res["qpu_access_time_us"] > 0 and res["qpu_access_time_is_placeholder"] is True
     assert "placeholder" in res["qpu_access_time_note"]
-    assert res["embedding_cache_misses"] >= 1 and res["embedding_time_s"] > 0
-    # every block of a split component is re-solved in later sweeps with its cached embedding
+    # the timing model: programming + reads x (anneal + readout + delay), per call
+    timing = qpu.TimingModel()
+    low = res["qpu_calls"] * timing.call_us(1, 20) * 1e-6
+    high = res["qpu_calls"] * timing.call_us(res["physical_qubits_max"], 20) * 1e-6
+    assert low <= res["qpu_access_time_estimate_s"] <= high + 1e-6
+    # one clique embedding per size bucket serves every sub-problem of that size
+    assert res["embedding"] == "clique"
+    assert 1 <= res["embedding_cache_misses"] <= SUB // 8 + 1 and res["embedding_time_s"] > 0
+    assert res["embedding_cache_hits"] >= res["qpu_calls"] - res["embedding_cache_misses"]
     assert res["sweeps"] >= 2
-    assert res["embedding_cache_misses"] == res["distinct_subproblem_graphs"]
     assert res["initial_energy"] == 0.0 and ss.first.energy < res["initial_energy"]
+    # the polish is reported apart: the state the QPU left, and after the steepest descent
+    assert res["polish"] is True
+    assert res["energy_after_polish"] <= res["energy_before_polish"] <= res["initial_energy"]
+    assert res["energy_after_polish"] == pytest.approx(ss.first.energy)
 
 
 def test_mock_qpu_is_deterministic_and_reuses_embeddings(problem, mock_sampler, mock_run):
@@ -130,7 +143,7 @@ def test_mock_qpu_is_deterministic_and_reuses_embeddings(problem, mock_sampler, 
     assert again.first.sample == first.first.sample
     res = again.info["resources"]
     assert res["embedding_cache_misses"] == 0
-    assert res["embedding_cache_hits"] == first.info["resources"]["distinct_subproblem_graphs"]
+    assert res["embedding_cache_hits"] == res["blocks"] + res["packed_subproblems"]
     assert res["embedding_time_s"] == 0
 
 
@@ -143,7 +156,7 @@ def test_embedding_cache_hits_for_repeated_graph():
         bqm.update(one.relabel_variables({v: f"c{copy}_{v}" for v in one.variables},
                                          inplace=False))
     s = hardware.qpu_sampler(mock=True, subproblem_size=one.num_variables, seed=1,
-                              num_reads=5)
+                              num_reads=5, **RAW)
     ss = s.sample(bqm)
     res = ss.info["resources"]
     assert res["qpu_calls"] == 6
@@ -194,7 +207,8 @@ def test_blocks_follow_tracks():
 def test_spin_bqm_and_labels_round_trip():
     bqm = tracking_bqm(n_tracks=3, length=5, seed=2).change_vartype("SPIN", inplace=False)
     bqm.relabel_variables({v: f"t{v}" for v in bqm.variables})
-    ss = hardware.qpu_sampler(mock=True, subproblem_size=8, seed=0, num_reads=5).sample(bqm)
+    ss = hardware.qpu_sampler(mock=True, subproblem_size=8, seed=0, num_reads=5,
+                              **RAW).sample(bqm)
     assert ss.vartype is dimod.SPIN
     assert set(ss.first.sample.values()) <= {-1, 1}
     assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
@@ -234,7 +248,7 @@ def test_decomposed_with_mock(problem):
     bqm, e_neal = problem
     # from all-zeros, so the dwave-hybrid loop (not the initial annealer) does the work
     s = hardware.loop_sampler(mock=True, subproblem_size=SUB, seed=2, num_reads=10,
-                              loop_initial_state="zeros")
+                              loop_initial_state="zeros", **RAW)
     ss = s.sample(bqm, seed=4)
     res = ss.info["resources"]
     assert res["initial_energy"] == 0.0
@@ -295,7 +309,8 @@ def test_unreachable_endpoint_fails_fast(no_dwave_env, monkeypatch, name):
 
 def test_dry_run_report(no_dwave_env, problem):
     bqm, _ = problem
-    rep = hardware.qpu_sampler(subproblem_size=SUB, seed=7, sweeps=3).offline_report(bqm)
+    rep = hardware.qpu_sampler(subproblem_size=SUB, seed=7, sweeps=3,
+                               **RAW).offline_report(bqm)
     json.dumps(rep)
     assert rep["submitted"] == 0 and rep["credentials_needed"] is True
     assert rep["target"].startswith("pegasus 16") and "5640" in rep["target"]
@@ -305,12 +320,25 @@ def test_dry_run_report(no_dwave_env, problem):
     assert rep["physical_qubits_max"] >= rep["logical_qubits_max"]
     assert rep["physical_qubits_total"] >= rep["logical_qubits_total"] >= bqm.num_variables
     assert rep["longest_chain"] >= 1 and rep["mean_chain_length"] >= 1.0
-    assert rep["qpu_calls_first_sweep"] <= rep["qpu_calls_max"]
-    assert rep["qpu_calls_max"] > rep["qpu_calls_first_sweep"]
+    assert sum(rep["chain_lengths"].values()) == rep["logical_qubits_total"]
+    assert max(rep["chain_lengths"]) == rep["longest_chain"]
+    assert len(rep["qpu_calls_per_sweep"]) == 3 and sum(rep["qpu_calls_per_sweep"]) == \
+        rep["qpu_calls"]
+    assert rep["qpu_calls_per_sweep"][0] > rep["packed_subproblems"]  # + the first blocks
     assert rep["embedding_failures"] == 0
+    # the access-time estimate: per call, programming + reads x (anneal + readout + delay)
+    timing = qpu.TimingModel()
+    assert rep["qpu_access_time_estimate_s"] == pytest.approx(
+        sum(rep["qpu_access_time_estimate_per_sweep_s"]), abs=1e-3)
+    assert rep["qpu_calls"] * timing.call_us(1, rep["num_reads"]) * 1e-6 <= \
+        rep["qpu_access_time_estimate_s"] <= \
+        rep["qpu_calls"] * timing.call_us(rep["physical_qubits_max"], rep["num_reads"]) * 1e-6
+    assert rep["hybrid_alternative"]["calls"] == 1
+    assert rep["hybrid_alternative"]["min_time_limit_s"] == 3.0  # under 1024 variables
     # the same seed plans the same sub-problems and embeddings
-    again = hardware.qpu_sampler(subproblem_size=SUB, seed=7, sweeps=3).offline_report(bqm)
-    for key in ("subproblems", "physical_qubits_total", "longest_chain", "qpu_calls_max"):
+    again = hardware.qpu_sampler(subproblem_size=SUB, seed=7, sweeps=3,
+                                 **RAW).offline_report(bqm)
+    for key in ("subproblems", "physical_qubits_total", "longest_chain", "qpu_calls"):
         assert again[key] == rep[key]
     assert hardware.leap_sampler().offline_report(bqm)["hybrid_calls"] == 1
 
@@ -318,7 +346,7 @@ def test_dry_run_report(no_dwave_env, problem):
 def test_dry_run_sampler_needs_no_credentials(no_dwave_env):
     bqm = tracking_bqm(n_tracks=3, length=5, seed=5)
     ss = hardware.qpu_sampler(dry_run=True, subproblem_size=10, seed=1,
-                               num_reads=5).sample(bqm)
+                               num_reads=5, **RAW).sample(bqm)
     res = ss.info["resources"]
     assert res["dry_run"] is True and res["mock"] is True
     assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
