@@ -43,9 +43,13 @@ class Graph:
         self.W.sort_indices()
         self.degree = np.diff(self.W.indptr)
 
-    def neighbours(self, i):
-        a, b = self.W.indptr[i], self.W.indptr[i + 1]
-        return self.W.indices[a:b], self.W.data[a:b]
+    def lists(self):
+        """The CSR arrays and degrees as Python lists, built once: the block growth walks them
+        node by node, where numpy slicing would cost more than the work."""
+        if getattr(self, "_lists", None) is None:
+            self._lists = (self.W.indptr.tolist(), self.W.indices.tolist(),
+                           self.W.data.tolist(), self.degree.tolist())
+        return self._lists
 
     def components(self) -> list[np.ndarray]:
         from scipy.sparse.csgraph import connected_components
@@ -66,16 +70,17 @@ class Graph:
         nodes = np.asarray(nodes)
         if len(nodes) <= 1:
             return nodes
-        inset = set(nodes.tolist())
-        start = min(nodes.tolist(), key=lambda v: (self.degree[v], v))
+        ptr, idx, _, deg = self.lists()
+        members = nodes.tolist()
+        inset = set(members)
+        start = min(members, key=lambda v: (deg[v], v))
         seen = {start}
         out = [start]
         dq = deque([start])
         while dq:
             u = dq.popleft()
-            nb, _ = self.neighbours(u)
-            for v in sorted((int(v) for v in nb if v in inset and v not in seen),
-                            key=lambda v: (self.degree[v], v)):
+            for v in sorted((v for v in idx[ptr[u]:ptr[u + 1]] if v in inset and v not in seen),
+                            key=lambda v: (deg[v], v)):
                 seen.add(v)
                 out.append(v)
                 dq.append(v)
@@ -97,17 +102,19 @@ class Graph:
         """
         if sweep is None:
             sweep = self.canonical_order(nodes)
-        owner = {int(v): -1 for v in sweep}
+        ptr, idx, dat, _ = self.lists()
+        sweep = sweep.tolist()
+        owner = {v: -1 for v in sweep}
         blocks: list[list[int]] = []
         pos = 0
         while True:
-            while pos < len(sweep) and owner[int(sweep[pos])] != -1:
+            while pos < len(sweep) and owner[sweep[pos]] != -1:
                 pos += 1
             if pos == len(sweep):
                 break
             bid = len(blocks)
             block: list[int] = []
-            neg, conf = deque([int(sweep[pos])]), deque()
+            neg, conf = deque([sweep[pos]]), deque()
             cap = first if (bid == 0 and first) else size
             while len(block) < cap:
                 if neg:
@@ -115,17 +122,17 @@ class Graph:
                 elif conf:
                     u = conf.popleft()
                 else:  # the block's neighbourhood is exhausted: continue at the next seed
-                    while pos < len(sweep) and owner[int(sweep[pos])] != -1:
+                    while pos < len(sweep) and owner[sweep[pos]] != -1:
                         pos += 1
                     if pos == len(sweep):
                         break
-                    u = int(sweep[pos])
+                    u = sweep[pos]
                 if owner[u] != -1:
                     continue
                 owner[u] = bid
                 block.append(u)
-                nb, w = self.neighbours(u)
-                for v, wv in zip(nb.tolist(), w.tolist()):
+                a, b = ptr[u], ptr[u + 1]
+                for v, wv in zip(idx[a:b], dat[a:b]):
                     if owner.get(v, 0) == -1:
                         (neg if wv < 0 else conf).append(v)
             blocks.append(block)
@@ -137,8 +144,8 @@ class Graph:
                 continue
             links: dict[int, float] = {}
             for u in blocks[bid]:
-                nb, w = self.neighbours(u)
-                for v, wv in zip(nb.tolist(), w.tolist()):
+                a, b = ptr[u], ptr[u + 1]
+                for v, wv in zip(idx[a:b], dat[a:b]):
                     o = owner.get(v, -1)
                     if o != bid and o != -1:
                         links[o] = links.get(o, 0.0) + abs(wv)
