@@ -51,6 +51,10 @@ def test_mock_qpu_end_to_end_reports_resources(tmp_path):
     res = summary["solver_info"]["resources"]
     assert res["subproblems"] >= 1 and res["physical_qubits_total"] >= res["logical_qubits_total"] > 0
     assert 0.0 <= res["chain_break_fraction"] <= 1.0
+    # the timing model's estimate beside what the (mock) sampler reports, the polish apart
+    assert res["qpu_access_time_estimate_s"] > 0 and res["qpu_access_time_us"] > 0
+    assert res["energy_after_polish"] <= res["energy_before_polish"]
+    assert res["roof_duality_fixed"] > 0
     assert summary["scores"]["trackml_score"] > 0.85
 
 
@@ -61,4 +65,10 @@ def test_dry_run_submits_nothing_and_needs_no_token(tmp_path):
     assert p.returncode == 0, p.stderr
     report = json.loads((out / "event000001000-dryrun.json").read_text())
     assert report["subproblems"] >= 1
+    assert report["qpu_calls"] == sum(report["qpu_calls_per_sweep"]) >= report["subproblems"]
+    assert report["qpu_access_time_estimate_s"] > 0
+    assert report["logical_qubits_max"] <= 60 and report["longest_chain"] >= 1
+    assert report["roof_duality_fixed"] + report["exact_variables"] + \
+        report["qpu_variables"] == report["variables"]
+    assert report["hybrid_alternative"]["calls"] == 1
     assert not (out / "event000001000-submission.csv").exists()

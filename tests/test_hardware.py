@@ -440,3 +440,94 @@ def test_solver_study_missing_file_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "nope.npz" in err and "not found" in err and "\n" not in err
     assert not (tmp_path / "x.json").exists()
+
+
+# ------------------------------------------------------------- exact reductions, control errors
+
+def test_reductions_are_exact_on_the_shipped_event(built):
+    from dwave.samplers import SimulatedAnnealingSampler
+    from qtrack.samplers.dwave.reduce import reduce_exactly
+
+    bqm = built.bqm
+    g = decompose.Graph(bqm)
+    red = reduce_exactly(g)
+    st = red.stats
+    assert st["variables"] == g.n
+    assert st["roof_duality_fixed"] > 0
+    assert st["roof_duality_fixed"] + st["exact_variables"] + st["qpu_variables"] == g.n
+    # what is fixed is optimal: annealing the rest with the fixed part clamped does at least as
+    # well as annealing everything
+    sa = SimulatedAnnealingSampler()
+    full = sa.sample(bqm, num_reads=8, num_sweeps=2000, seed=5).first.energy
+    core = decompose.Subgraph(g, red.rest, clamp=red.x)
+    core_bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(core.h, decompose.triu(core), 0.0,
+                                                             "BINARY")
+    best = sa.sample(core_bqm, num_reads=8, num_sweeps=2000, seed=5).first.sample
+    x = red.x.copy()
+    x[red.rest] = [best[i] for i in range(core.n)]
+    assert g.energy(x) <= full + 1e-9
+
+
+def test_small_components_are_solved_exactly():
+    # tracks without conflicts between them: components of 8 triplets and their fakes
+    bqm = tracking_bqm(n_tracks=6, length=6, seed=2, conflict_rate=0.0)
+    bqm.add_linear_from({v: 0.1 * ((7 * v) % 5 - 2) for v in bqm.variables})  # no easy ties
+    from qtrack.samplers.dwave.reduce import reduce_exactly
+
+    g = decompose.Graph(bqm)
+    red = reduce_exactly(g, roof_duality=False, exact_max=12)
+    assert red.stats["exact_components"] == 6 and red.stats["qpu_variables"] == 0
+    ground = 0.0
+    for c in _components(bqm):
+        part = dimod.BinaryQuadraticModel({v: bqm.get_linear(v) for v in c},
+                                          {(u, v): w for (u, v), w in bqm.quadratic.items()
+                                           if u in c}, 0.0, "BINARY")
+        ground += dimod.ExactSolver().sample(part).first.energy
+    assert g.energy(red.x) == pytest.approx(ground)
+    # with a limit below the component size nothing is enumerated
+    assert reduce_exactly(g, roof_duality=False, exact_max=4).stats["exact_components"] == 0
+
+
+def _components(bqm):
+    import networkx as nx
+
+    return [set(c) for c in nx.connected_components(dimod.to_networkx_graph(bqm))]
+
+
+def test_control_errors_perturb_each_call_reproducibly():
+    bqm = tracking_bqm(n_tracks=2, length=4, seed=1)
+    clean = qpu._SeededSubstitute(num_sweeps=500, seed=3)
+    noisy = qpu._SeededSubstitute(num_sweeps=500, seed=3, ice_sigma_h=1.0, ice_sigma_j=1.0)
+    a = clean.sample(bqm, num_reads=50)
+    b = noisy.sample(bqm, num_reads=50)
+    assert b.vartype is bqm.vartype and set(b.variables) == set(bqm.variables)
+    # the energies are the given problem's, whatever the noise made the annealer see
+    assert np.allclose(b.record.energy, bqm.energies(b))
+    assert b.first.energy >= a.first.energy
+    # fresh noise on every call costs energy on average
+    clean_e = np.concatenate([clean.sample(bqm, num_reads=20).record.energy for _ in range(5)])
+    noisy_e = np.concatenate([noisy.sample(bqm, num_reads=20).record.energy for _ in range(5)])
+    assert clean_e.mean() < noisy_e.mean()
+    again = qpu._SeededSubstitute(num_sweeps=500, seed=3, ice_sigma_h=1.0, ice_sigma_j=1.0)
+    assert np.array_equal(again.sample(bqm, num_reads=50).record.sample, b.record.sample)
+    # through the config: control errors are off unless asked for
+    assert hardware.qpu_sampler(mock=True).properties["control_errors"] is False
+    assert hardware.qpu_sampler(mock=True, control_errors=True).properties["control_errors"]
+
+
+def test_qpu_settings_are_checked():
+    from qtrack.config import QPUConfig
+
+    assert QPUConfig().embedding == "clique"
+    from qtrack.errors import QtrackError
+
+    with pytest.raises(QtrackError, match="embedding"):
+        hardware.qpu_sampler(mock=True, embedding="spiral")
+    with pytest.raises(QtrackError, match="ice_sigma_h"):
+        hardware.qpu_sampler(mock=True, ice_sigma_h=-0.1)
+    assert resources.hybrid_min_time_limit(500) == 3.0
+    assert resources.hybrid_min_time_limit(2560) == pytest.approx(6.5)  # halfway 1024..4096
+    assert resources.hybrid_min_time_limit(10**7) == 600.0
+    t = resources.TimingModel()
+    assert t.readout_us(12) == pytest.approx(25.0) and t.readout_us(5000) == pytest.approx(150.0)
+    assert t.call_us(12, 10) == pytest.approx(15_936 + 10 * (20 + 25 + 21))
