@@ -7,7 +7,8 @@ of standard deviations ``ice_sigma_h`` and ``ice_sigma_j`` (in units of the QPU'
 script solves the given events at several sigmas (sigma_h = sigma_j = sigma; the default config's
 figures are sigma_h 0.02, sigma_j 0.015) with the polish off, so that nothing classical repairs
 what the noise did, and records focused efficiency, TrackML score and QUBO energy, next to
-neal's on the same QUBO.
+neal's on the same QUBO. ``--path-integral`` adds the mock with dwave-samplers' path-integral
+Monte Carlo (a simulated quantum annealer) as its stand-in, without noise, on the same blocks.
 
 Writes to ``--out`` (experiments/results): control_errors.json, control_errors.csv,
 control_errors.png.
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
                     help="event path prefixes (default: the shipped barrel event)")
     ap.add_argument("--sigmas", nargs="+", type=float, default=[0.0, 0.01, 0.02, 0.05, 0.1])
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--path-integral", action="store_true",
+                    help="also run the mock with path-integral Monte Carlo as its stand-in")
     ap.add_argument("--out", type=Path, default=RESULTS / "control_errors")
     args = ap.parse_args(argv)
     missing = [e for e in args.events if not Path(f"{e}-hits.csv").exists()
@@ -83,13 +86,21 @@ def main(argv=None) -> int:
                 row = {"event": Path(event).name, "sampler": "mock-qpu", "sigma": sigma,
                        "seed": seed, **_solve(built, get_sampler("mock-qpu", qcfg), "mock-qpu")}
                 rows.append(row)
-                print(f"{row['event']} seed {seed} sigma {sigma:<5}: focused "
-                      f"{row['focused_efficiency']:.4f} TrackML {row['trackml_score']:.4f} "
-                      f"energy {row['energy']:.3f} ({row['wall_s']} s)", flush=True)
+                _say(row)
+            if args.path_integral:
+                qcfg = cfg.replace(qpu={"polish": False, "mock_annealer": "path-integral"})
+                row = {"event": Path(event).name, "sampler": "mock-qpu/path-integral",
+                       "sigma": 0.0, "seed": seed,
+                       **_solve(built, get_sampler("mock-qpu", qcfg), "mock-qpu")}
+                rows.append(row)
+                _say(row)
     summary = []
-    for sigma in [None, *args.sigmas]:
-        sel = [r for r in rows if r["sigma"] == sigma]
-        summary.append({"sampler": "neal" if sigma is None else "mock-qpu", "sigma": sigma,
+    groups = [("neal", None)] + [("mock-qpu", s) for s in args.sigmas]
+    if args.path_integral:
+        groups.append(("mock-qpu/path-integral", 0.0))
+    for sampler, sigma in groups:
+        sel = [r for r in rows if r["sampler"] == sampler and r["sigma"] == sigma]
+        summary.append({"sampler": sampler, "sigma": sigma,
                         **{f"{q}_mean": statistics.fmean(r[q] for r in sel)
                            for q in ("focused_efficiency", "trackml_score", "energy")},
                         **{f"{q}_std": (statistics.pstdev(r[q] for r in sel))
@@ -112,6 +123,12 @@ def main(argv=None) -> int:
     return 0
 
 
+def _say(row) -> None:
+    print(f"{row['event']} seed {row['seed']} {row['sampler']} sigma {row['sigma']}: focused "
+          f"{row['focused_efficiency']:.4f} TrackML {row['trackml_score']:.4f} "
+          f"energy {row['energy']:.3f} ({row['wall_s']} s)", flush=True)
+
+
 def _plot(summary, path: Path) -> None:
     import matplotlib
 
@@ -119,7 +136,8 @@ def _plot(summary, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     neal = summary[0]
-    mock = summary[1:]
+    mock = [m for m in summary if m["sampler"] == "mock-qpu"]
+    pimc = [m for m in summary if m["sampler"] == "mock-qpu/path-integral"]
     xs = [m["sigma"] for m in mock]
     fig, ax = plt.subplots(figsize=(6, 4))
     for q, label, color in (("focused_efficiency", "focused efficiency", "C0"),
@@ -127,6 +145,9 @@ def _plot(summary, path: Path) -> None:
         ax.errorbar(xs, [m[f"{q}_mean"] for m in mock], yerr=[m[f"{q}_std"] for m in mock],
                     marker="o", color=color, label=f"mock-qpu, {label}")
         ax.axhline(neal[f"{q}_mean"], color=color, ls="--", lw=1, label=f"neal, {label}")
+        for m in pimc:
+            ax.plot([0.0], [m[f"{q}_mean"]], marker="s", color=color, ls="none",
+                    label=f"mock-qpu path-integral, {label}")
     ax.axvline(0.02, color="grey", ls=":", lw=1)
     ax.set_xlabel("control-error sigma (h and J, units of the QPU's J range)")
     ax.set_ylabel("score")

@@ -120,7 +120,7 @@ def test_mock_qpu_resources(problem, mock_run):
     assert res["qpu_access_time_us"] > 0 and res["qpu_access_time_is_placeholder"] is True
     assert "placeholder" in res["qpu_access_time_note"]
     # the timing model: programming + reads x (anneal + readout + delay), per call
-    timing = qpu.TimingModel()
+    timing = qpu.TimingModel.from_settings()
     low = res["qpu_calls"] * timing.call_us(1, 20) * 1e-6
     high = res["qpu_calls"] * timing.call_us(res["physical_qubits_max"], 20) * 1e-6
     assert low <= res["qpu_access_time_estimate_s"] <= high + 1e-6
@@ -330,7 +330,7 @@ def test_dry_run_report(no_dwave_env, problem):
     assert rep["qpu_calls_per_sweep"][0] > rep["packed_subproblems"]  # + the first blocks
     assert rep["embedding_failures"] == 0
     # the access-time estimate: per call, programming + reads x (anneal + readout + delay)
-    timing = qpu.TimingModel()
+    timing = qpu.TimingModel.from_settings()
     assert rep["qpu_access_time_estimate_s"] == pytest.approx(
         sum(rep["qpu_access_time_estimate_per_sweep_s"]), abs=0.01)
     assert rep["qpu_calls"] * timing.call_us(1, rep["num_reads"]) * 1e-6 <= \
@@ -450,7 +450,7 @@ def test_reductions_are_exact_on_the_shipped_event(built):
 
     bqm = built.bqm
     g = decompose.Graph(bqm)
-    red = reduce_exactly(g)
+    red = reduce_exactly(g, roof_duality=True, exact_max=12)
     st = red.stats
     assert st["variables"] == g.n
     assert st["roof_duality_fixed"] > 0
@@ -528,6 +528,35 @@ def test_qpu_settings_are_checked():
     assert resources.hybrid_min_time_limit(500) == 3.0
     assert resources.hybrid_min_time_limit(2560) == pytest.approx(6.5)  # halfway 1024..4096
     assert resources.hybrid_min_time_limit(10**7) == 600.0
-    t = resources.TimingModel()
+    t = resources.TimingModel.from_settings()
     assert t.readout_us(12) == pytest.approx(25.0) and t.readout_us(5000) == pytest.approx(150.0)
     assert t.call_us(12, 10) == pytest.approx(15_936 + 10 * (20 + 25 + 21))
+
+
+def test_path_integral_stand_in():
+    bqm = tracking_bqm(n_tracks=3, length=4, seed=6)
+    s = hardware.qpu_sampler(mock=True, subproblem_size=SUB, seed=2, num_reads=10,
+                             mock_annealer="path-integral", **RAW)
+    assert s.properties["mock_annealer"] == "path-integral"
+    ss = s.sample(bqm)
+    assert ss.first.energy == pytest.approx(bqm.energy(ss.first.sample))
+    assert ss.first.energy <= 0.8 * neal_energy(bqm)  # -4.0 against -4.5 here
+
+
+def _control_errors():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "experiments" / "control_errors.py"
+    spec = importlib.util.spec_from_file_location("control_errors", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_control_errors_experiment_refuses_a_missing_event(tmp_path, capsys):
+    out = tmp_path / "ce"
+    assert _control_errors().main([str(tmp_path / "nope"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nope" in err and "\n" not in err and err.startswith("control_errors.py: error:")
+    assert not list(tmp_path.glob("ce*"))

@@ -16,10 +16,6 @@ import numpy as np
 
 from ...errors import SamplerError
 
-#: Block layouts of a split component, visited in turn; their boundaries are offset by
-#: size/partitions. Each layout costs one embedding per block.
-DEFAULT_PARTITIONS = 3
-
 
 class Graph:
     """A BINARY BQM over positions 0..n-1: linear biases and a symmetric CSR coupling matrix."""
@@ -236,7 +232,7 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def plan(g: Graph, cache, size: int, workers: int,
-          partitions: int = DEFAULT_PARTITIONS, progress: bool = False) -> Plan:
+          partitions: int, progress: bool = False) -> Plan:
     """Decompose ``g`` and embed every sub-problem through ``cache`` (an embedder of
     :mod:`~qtrack.samplers.dwave.embedding`: anything with ``embed_units``): a sub-problem that
     does not embed is cut in half until it does. ``progress`` shows a bar (stderr) through the

@@ -6,8 +6,9 @@ Two strategies, chosen by ``[qpu] embedding``:
   shared by every sub-problem of that size. A clique embeds any graph on as many variables, so
   nothing is searched per block; chains are longer than a per-graph search finds (Pegasus P16:
   longest chain 3 for 20 variables, 6 for 50, 10 for 100, 14 for 150).
-* ``"minorminer"``: ``minorminer.find_embedding`` per distinct sub-problem graph (chains of at
-  most ~5 qubits at 100 variables, but 0.5-2 s per block on 2 cores).
+* ``"minorminer"``: ``minorminer.find_embedding`` per distinct sub-problem graph (shorter chains
+  on sparse graphs, but 7-21 qubits on 100-variable blocks of a PU60 QUBO; 0.5-2 s per block
+  on 2 cores).
 """
 from __future__ import annotations
 

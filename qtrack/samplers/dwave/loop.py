@@ -81,10 +81,6 @@ class HybridLoopSampler(dimod.Sampler):
     def properties(self):
         return dict(self._inner.properties, sweeps=self.sweeps, loop="dwave-hybrid")
 
-    @property
-    def embedding_cache(self):
-        return self._inner.embedding_cache
-
     def close(self):
         self._inner.close()
 
@@ -118,7 +114,7 @@ class HybridLoopSampler(dimod.Sampler):
         small_plan = None
         if len(small_nodes):
             sub_g = Subgraph(g, small_nodes)
-            small_plan = plan(sub_g, cache, size, inner.embed_workers)
+            small_plan = plan(sub_g, cache, size, inner.embed_workers, inner.partitions)
             xs = x[small_nodes].copy()
             block_descent(sub_g, qpu, small_plan, xs, res, num_reads, inner.qpu_params, 1)
             x[small_nodes] = xs

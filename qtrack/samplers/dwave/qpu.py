@@ -50,7 +50,8 @@ H_RANGE, J_RANGE = 4.0, 1.0
 
 
 class _SeededSubstitute(dimod.Sampler):
-    """The mock QPU's stand-in: simulated annealing on the physical (embedded) problem, seeded
+    """The mock QPU's stand-in: simulated annealing (or path-integral Monte Carlo, a simulated
+    quantum annealer) on the physical (embedded) problem, seeded
     from a generator that :meth:`reseed` resets, so runs are reproducible. With control errors,
     each call anneals a copy of the problem whose h and J carry fresh Gaussian noise (sigma in
     units of the QPU's J range, the problem scaled into the QPU's ranges as ``auto_scale``
@@ -60,10 +61,12 @@ class _SeededSubstitute(dimod.Sampler):
     properties: dict = {}
 
     def __init__(self, num_sweeps: int = DEFAULTS.mock_num_sweeps, seed: int = 0,
-                 ice_sigma_h: float = 0.0, ice_sigma_j: float = 0.0):
-        from dwave.samplers import SimulatedAnnealingSampler
+                 ice_sigma_h: float = 0.0, ice_sigma_j: float = 0.0,
+                 annealer: str = DEFAULTS.mock_annealer):
+        from dwave.samplers import PathIntegralAnnealingSampler, SimulatedAnnealingSampler
 
-        self._sa = SimulatedAnnealingSampler()
+        self._sa = (PathIntegralAnnealingSampler() if annealer == "path-integral"
+                    else SimulatedAnnealingSampler())
         self.num_sweeps = int(num_sweeps)
         self.ice_sigma_h = float(ice_sigma_h)
         self.ice_sigma_j = float(ice_sigma_j)
@@ -100,8 +103,10 @@ class _QPU:
                  embedding=DEFAULTS.embedding, embedding_timeout=DEFAULTS.embedding_timeout,
                  mock_num_sweeps=DEFAULTS.mock_num_sweeps, ice_sigma=(0.0, 0.0),
                  chain_strength_prefactor=DEFAULTS.chain_strength_prefactor,
-                 dry_run: bool = False, label: str = "qpu"):
+                 mock_annealer=DEFAULTS.mock_annealer, dry_run: bool = False,
+                 label: str = "qpu"):
         self.label = label
+        self.mock_annealer = mock_annealer
         self.chain_strength_prefactor = float(chain_strength_prefactor)
         self.mock = mock or dry_run
         self.dry_run = dry_run
@@ -125,7 +130,8 @@ class _QPU:
             if self.mock:
                 from dwave.system.testing import MockDWaveSampler
 
-                self._substitute = _SeededSubstitute(self.mock_num_sweeps, 0, *self.ice_sigma)
+                self._substitute = _SeededSubstitute(self.mock_num_sweeps, 0, *self.ice_sigma,
+                                                     annealer=self.mock_annealer)
                 kind, shape = MOCK_TOPOLOGY
                 sampler = MockDWaveSampler(topology_type=kind, topology_shape=[shape],
                                            substitute_sampler=self._substitute,
@@ -372,8 +378,8 @@ class DecomposedQPUSampler(dimod.Sampler):
                          seed=self.seed, embedding=s.embedding,
                          embedding_timeout=s.embedding_timeout,
                          mock_num_sweeps=s.mock_num_sweeps, ice_sigma=ice,
-                         chain_strength_prefactor=s.chain_strength_prefactor, dry_run=dry_run,
-                         label=label)
+                         chain_strength_prefactor=s.chain_strength_prefactor,
+                         mock_annealer=s.mock_annealer, dry_run=dry_run, label=label)
         self.mock = bool(mock)
 
     #: ``num_reads`` is the reads of every QPU call (default: the constructor's, 100: programming
@@ -392,11 +398,8 @@ class DecomposedQPUSampler(dimod.Sampler):
         return {"subproblem_size": self.subproblem_size, "mock": self._qpu.mock,
                 "dry_run": self.dry_run, "sweeps": self.sweeps, "polish": self.polish,
                 "embedding": self.settings["embedding"],
+                "mock_annealer": self.settings["mock_annealer"] if self._qpu.mock else None,
                 "control_errors": bool(self._qpu.ice_sigma != (0.0, 0.0))}
-
-    @property
-    def embedding_cache(self):
-        return self._qpu.cache
 
     def close(self):
         self._qpu.close()

@@ -14,9 +14,6 @@ import numpy as np
 
 from .decompose import Graph, triu
 
-#: Largest component solved by enumeration (2**12 = 4096 states; batches of equal-size
-#: components cost well under a second in all on a PU200 event).
-DEFAULT_EXACT_MAX = 12
 _BATCH = 64  # components enumerated together (memory: batch x 2**k x k doubles)
 
 
@@ -33,10 +30,10 @@ def _states(k: int) -> np.ndarray:
     return ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1).astype(np.float64)
 
 
-def reduce_exactly(g: Graph, *, roof_duality: bool = True,
-                   exact_max: int = DEFAULT_EXACT_MAX) -> Reduction:
+def reduce_exactly(g: Graph, *, roof_duality: bool, exact_max: int) -> Reduction:
     """Fix what can be fixed exactly; see the module docstring. ``exact_max`` 0 solves nothing
-    by enumeration (singletons then go to the QPU too)."""
+    by enumeration (singletons then go to the QPU too). Enumerating every component of up to 12
+    variables (2**12 states, equal sizes batched) takes well under a second on a PU200 event."""
     from scipy.sparse.csgraph import connected_components
 
     n = g.n

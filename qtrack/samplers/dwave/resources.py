@@ -23,14 +23,21 @@ HYBRID_BQM_MIN_TIME_LIMIT = ((1, 3.0), (1024, 3.0), (4096, 10.0), (10000, 40.0),
 class TimingModel:
     """QPU access time of one call: programming, then per read anneal + readout + delay."""
 
-    programming_us: float = 15_936.0
-    anneal_us: float = 20.0
-    readout_small_us: float = 25.0
-    readout_large_us: float = 150.0
-    delay_us: float = 21.0
+    programming_us: float
+    anneal_us: float
+    readout_small_us: float
+    readout_large_us: float
+    delay_us: float
 
     @classmethod
-    def from_settings(cls, s: dict) -> "TimingModel":
+    def from_settings(cls, s: dict | None = None) -> "TimingModel":
+        """From ``[qpu]``'s fields (a dict; default: the defaults of ``[qpu]``)."""
+        if s is None:
+            import dataclasses
+
+            from ...config import QPUConfig
+
+            s = dataclasses.asdict(QPUConfig())
         return cls(s["programming_time_us"], s["anneal_time_us"], s["readout_time_small_us"],
                    s["readout_time_large_us"], s["delay_time_us"])
 
@@ -112,7 +119,8 @@ class Resources:
 
 #: Fields that count something per call: summed over batches. Sizes and maxima are not.
 _ADDITIVE = {"subproblems", "qpu_calls", "logical_qubits_total", "physical_qubits_total",
-             "qpu_access_time_us", "qpu_access_time_estimate_s", "run_time_us", "charge_time_us", "hybrid_calls",
+             "qpu_access_time_us", "qpu_access_time_estimate_s", "run_time_us", "charge_time_us",
+             "hybrid_calls", "initial_energy", "energy_before_polish", "energy_after_polish",
              "embedding_cache_hits", "embedding_cache_misses", "embedding_failures",
              "embedding_time_s", "wall_time_s", "components", "roof_duality_fixed",
              "exact_components", "exact_variables", "qpu_variables",
