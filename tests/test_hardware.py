@@ -395,15 +395,19 @@ def test_merge_resources():
 
 # ------------------------------------------------------------------- experiments/solver_study
 
-def _solver_study():
+def _experiment(name):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "experiments" / "solver_study.py"
-    spec = importlib.util.spec_from_file_location("solver_study", path)
+    path = Path(__file__).resolve().parent.parent / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _solver_study():
+    return _experiment("solver_study")
 
 
 def test_solver_study_runs_and_writes(tmp_path, capsys):
@@ -543,20 +547,9 @@ def test_path_integral_stand_in():
     assert ss.first.energy <= 0.8 * neal_energy(bqm)  # -4.0 against -4.5 here
 
 
-def _control_errors():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "experiments" / "control_errors.py"
-    spec = importlib.util.spec_from_file_location("control_errors", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_control_errors_experiment_refuses_a_missing_event(tmp_path, capsys):
     out = tmp_path / "ce"
-    assert _control_errors().main([str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert _experiment("control_errors").main([str(tmp_path / "nope"), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "nope" in err and "\n" not in err and err.startswith("control_errors.py: error:")
     assert not list(tmp_path.glob("ce*"))
