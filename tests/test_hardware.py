@@ -459,17 +459,15 @@ def test_reductions_are_exact_on_the_shipped_event(built):
     assert st["variables"] == g.n
     assert st["roof_duality_fixed"] > 0
     assert st["roof_duality_fixed"] + st["exact_variables"] + st["qpu_variables"] == g.n
-    # what is fixed is optimal: annealing the rest with the fixed part clamped does at least as
-    # well as annealing everything
-    sa = SimulatedAnnealingSampler()
-    full = sa.sample(bqm, num_reads=8, num_sweeps=2000, seed=5).first.energy
-    core = decompose.Subgraph(g, red.rest, clamp=red.x)
-    core_bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(core.h, decompose.triu(core), 0.0,
-                                                             "BINARY")
-    best = sa.sample(core_bqm, num_reads=8, num_sweeps=2000, seed=5).first.sample
-    x = red.x.copy()
-    x[red.rest] = [best[i] for i in range(core.n)]
-    assert g.energy(x) <= full + 1e-9
+    # the shipped event is solved by the reductions alone, and their state is optimal: its
+    # energy is no higher than annealing's and no lower than roof duality's lower bound
+    from dwave.preprocessing import roof_duality
+
+    assert st["qpu_variables"] == 0 and len(red.rest) == 0
+    lower_bound, _ = roof_duality(bqm, strict=True)
+    full = SimulatedAnnealingSampler().sample(bqm, num_reads=8, num_sweeps=2000,
+                                              seed=5).first.energy
+    assert lower_bound - 1e-9 <= g.energy(red.x) <= full + 1e-9
 
 
 def test_small_components_are_solved_exactly():
@@ -553,3 +551,28 @@ def test_control_errors_experiment_refuses_a_missing_event(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "nope" in err and "\n" not in err and err.startswith("control_errors.py: error:")
     assert not list(tmp_path.glob("ce*"))
+
+
+def test_reduced_problem_is_the_full_problem_clamped():
+    # the shipped PU20 event keeps most of its variables for the QPU: the reduced problem's
+    # energy differences must be the full problem's with the fixed variables at their values
+    import dataclasses
+    from pathlib import Path
+
+    from qtrack import pipeline
+    from qtrack.config import QPUConfig
+
+    event = Path(__file__).resolve().parent.parent / "data" / "sim" / "event000000001"
+    g = decompose.Graph(pipeline.build(event).bqm)
+    x, rest, core, st = qpu.reduced_problem(g, dataclasses.asdict(QPUConfig()), 1, "zeros")
+    assert st["roof_duality_fixed"] > 0 and st["exact_components"] > 0
+    assert 0 < core.n == len(rest) == st["qpu_variables"] < g.n
+    rng = np.random.default_rng(3)
+    full, reduced = [], []
+    for _ in range(4):
+        y = rng.integers(0, 2, core.n).astype(np.int8)
+        z = x.copy()
+        z[rest] = y
+        full.append(g.energy(z))
+        reduced.append(core.energy(y))
+    assert np.allclose(np.diff(full), np.diff(reduced))
