@@ -123,7 +123,8 @@ max_memory_option = click.option(
 @click.option("--subproblem-size", type=click.IntRange(min=2),
               help="D-Wave samplers: largest sub-problem sent to the QPU ([qpu] subproblem_size).")
 @click.option("--dry-run", is_flag=True,
-              help="D-Wave samplers: decompose and embed offline, report, submit nothing.")
+              help="D-Wave samplers: reduce, decompose and embed offline; write "
+                   "<event>-dryrun.json (QPU calls, qubits, chains, QPU time); submit nothing.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--workers", type=click.IntRange(min=1), help="Solve on a local Dask cluster of N processes.")
 @click.option("--scheduler", help="Solve on the Dask cluster at this address (tcp://host:8786).")
@@ -189,7 +190,8 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
 
         from .io import jsonable, write_json
 
-        report = {"sampler": sampler, **sampler_obj.offline_report(built.bqm)}
+        show = sys.stderr.isatty() if progress is None else progress
+        report = {"sampler": sampler, **sampler_obj.offline_report(built.bqm, progress=show)}
         path = write_json(out / f"{built.event.name}-dryrun.json", report)
         click.echo(json.dumps(jsonable(report), indent=2))
         log.info("wrote %s (nothing was submitted)", path)

@@ -74,7 +74,7 @@ def _importable(module: str) -> bool:
         return False
 
 
-_DWAVE = ("dwave.system", "dwave.cloud", "minorminer", "hybrid")
+_DWAVE = ("dwave.system", "dwave.cloud", "dwave.preprocessing", "minorminer", "hybrid")
 #: What the D-Wave samplers report themselves (``qtrack_capabilities``).
 REMOTE = Capabilities(remote=True, solve_settings=False)
 OFFLINE_QPU = Capabilities(solve_settings=False)

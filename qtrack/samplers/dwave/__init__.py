@@ -23,17 +23,11 @@ def _settings(settings, overrides) -> dict:
     return dataclasses.asdict(settings.replace(**overrides) if overrides else settings)
 
 
-def _common(s: dict, profile, seed, dry_run, client_options) -> dict:
-    return dict(profile=profile, subproblem_size=s["subproblem_size"], seed=seed,
-                embedding_timeout=s["embedding_timeout"], num_reads=s["num_reads"],
-                polish=s["polish"], client_options=client_options, dry_run=dry_run)
-
-
 def qpu_sampler(settings=None, *, mock: bool = False, profile: str | None = None,
                 seed: int | None = None, dry_run: bool = False,
                 client_options: dict | None = None, **overrides):
     """The QPU (or, with ``mock``, the offline ``MockDWaveSampler`` on Pegasus P16) through
-    decomposition, cached embeddings and block descent.
+    exact reductions, decomposition, shared embeddings and block descent.
 
     ``settings`` is a :class:`qtrack.config.QPUConfig` (the ``[qpu]`` section; defaults when
     ``None``); ``overrides`` change single fields of it (``subproblem_size=50``). Nothing is
@@ -42,10 +36,8 @@ def qpu_sampler(settings=None, *, mock: bool = False, profile: str | None = None
     """
     from .qpu import DecomposedQPUSampler
 
-    s = _settings(settings, overrides)
-    return DecomposedQPUSampler(mock=mock, partitions=s["partitions"], sweeps=s["sweeps"],
-                                initial_state=s["initial_state"],
-                                **_common(s, profile, seed, dry_run, client_options))
+    return DecomposedQPUSampler(mock=mock, profile=profile, seed=seed, dry_run=dry_run,
+                                client_options=client_options, **_settings(settings, overrides))
 
 
 def loop_sampler(settings=None, *, mock: bool = False, profile: str | None = None,
@@ -54,10 +46,8 @@ def loop_sampler(settings=None, *, mock: bool = False, profile: str | None = Non
     """The qbsolv-like dwave-hybrid loop over QPU-sized sub-problems (``mock``: on the mock)."""
     from .loop import HybridLoopSampler
 
-    s = _settings(settings, overrides)
-    return HybridLoopSampler(mock=mock, sweeps=s["loop_sweeps"],
-                             initial_state=s["loop_initial_state"],
-                             **_common(s, profile, seed, dry_run, client_options))
+    return HybridLoopSampler(mock=mock, profile=profile, seed=seed, dry_run=dry_run,
+                             client_options=client_options, **_settings(settings, overrides))
 
 
 def leap_sampler(settings=None, *, profile: str | None = None, seed: int | None = None,

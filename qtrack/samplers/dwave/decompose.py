@@ -16,10 +16,6 @@ import numpy as np
 
 from ...errors import SamplerError
 
-#: Block layouts of a split component, visited in turn; their boundaries are offset by
-#: size/partitions. Each layout costs one embedding per block.
-DEFAULT_PARTITIONS = 3
-
 
 class Graph:
     """A BINARY BQM over positions 0..n-1: linear biases and a symmetric CSR coupling matrix."""
@@ -43,9 +39,13 @@ class Graph:
         self.W.sort_indices()
         self.degree = np.diff(self.W.indptr)
 
-    def neighbours(self, i):
-        a, b = self.W.indptr[i], self.W.indptr[i + 1]
-        return self.W.indices[a:b], self.W.data[a:b]
+    def lists(self):
+        """The CSR arrays and degrees as Python lists, built once: the block growth walks them
+        node by node, where numpy slicing would cost more than the work."""
+        if getattr(self, "_lists", None) is None:
+            self._lists = (self.W.indptr.tolist(), self.W.indices.tolist(),
+                           self.W.data.tolist(), self.degree.tolist())
+        return self._lists
 
     def components(self) -> list[np.ndarray]:
         from scipy.sparse.csgraph import connected_components
@@ -66,16 +66,17 @@ class Graph:
         nodes = np.asarray(nodes)
         if len(nodes) <= 1:
             return nodes
-        inset = set(nodes.tolist())
-        start = min(nodes.tolist(), key=lambda v: (self.degree[v], v))
+        ptr, idx, _, deg = self.lists()
+        members = nodes.tolist()
+        inset = set(members)
+        start = min(members, key=lambda v: (deg[v], v))
         seen = {start}
         out = [start]
         dq = deque([start])
         while dq:
             u = dq.popleft()
-            nb, _ = self.neighbours(u)
-            for v in sorted((int(v) for v in nb if v in inset and v not in seen),
-                            key=lambda v: (self.degree[v], v)):
+            for v in sorted((v for v in idx[ptr[u]:ptr[u + 1]] if v in inset and v not in seen),
+                            key=lambda v: (deg[v], v)):
                 seen.add(v)
                 out.append(v)
                 dq.append(v)
@@ -83,8 +84,8 @@ class Graph:
             out.extend(sorted(inset - seen))
         return np.asarray(out, dtype=np.int64)
 
-    def grow_blocks(self, nodes: np.ndarray, size: int, first: int | None = None
-                    ) -> list[np.ndarray]:
+    def grow_blocks(self, nodes: np.ndarray, size: int, first: int | None = None,
+                    sweep: np.ndarray | None = None) -> list[np.ndarray]:
         """Cut one component into blocks of at most ``size`` variables along the track structure.
 
         Blocks grow breadth-first from a peripheral variable, through negative (track
@@ -93,19 +94,23 @@ class Graph:
         of the whole component, so consecutive blocks are neighbours. Blocks under a quarter of
         ``size`` are merged into the neighbouring block they couple to most, when it has room.
         ``first`` caps the first block (``size // 2`` shifts every boundary by half a block).
+        ``sweep`` is ``canonical_order(nodes)`` when the caller has it already.
         """
-        sweep = self.canonical_order(nodes)
-        owner = {int(v): -1 for v in sweep}
+        if sweep is None:
+            sweep = self.canonical_order(nodes)
+        ptr, idx, dat, _ = self.lists()
+        sweep = sweep.tolist()
+        owner = {v: -1 for v in sweep}
         blocks: list[list[int]] = []
         pos = 0
         while True:
-            while pos < len(sweep) and owner[int(sweep[pos])] != -1:
+            while pos < len(sweep) and owner[sweep[pos]] != -1:
                 pos += 1
             if pos == len(sweep):
                 break
             bid = len(blocks)
             block: list[int] = []
-            neg, conf = deque([int(sweep[pos])]), deque()
+            neg, conf = deque([sweep[pos]]), deque()
             cap = first if (bid == 0 and first) else size
             while len(block) < cap:
                 if neg:
@@ -113,17 +118,17 @@ class Graph:
                 elif conf:
                     u = conf.popleft()
                 else:  # the block's neighbourhood is exhausted: continue at the next seed
-                    while pos < len(sweep) and owner[int(sweep[pos])] != -1:
+                    while pos < len(sweep) and owner[sweep[pos]] != -1:
                         pos += 1
                     if pos == len(sweep):
                         break
-                    u = int(sweep[pos])
+                    u = sweep[pos]
                 if owner[u] != -1:
                     continue
                 owner[u] = bid
                 block.append(u)
-                nb, w = self.neighbours(u)
-                for v, wv in zip(nb.tolist(), w.tolist()):
+                a, b = ptr[u], ptr[u + 1]
+                for v, wv in zip(idx[a:b], dat[a:b]):
                     if owner.get(v, 0) == -1:
                         (neg if wv < 0 else conf).append(v)
             blocks.append(block)
@@ -135,8 +140,8 @@ class Graph:
                 continue
             links: dict[int, float] = {}
             for u in blocks[bid]:
-                nb, w = self.neighbours(u)
-                for v, wv in zip(nb.tolist(), w.tolist()):
+                a, b = ptr[u], ptr[u + 1]
+                for v, wv in zip(idx[a:b], dat[a:b]):
                     o = owner.get(v, -1)
                     if o != bid and o != -1:
                         links[o] = links.get(o, 0.0) + abs(wv)
@@ -201,7 +206,6 @@ class Plan:
     packed: list[Unit]
     #: split component -> its partitions (block layouts with offset boundaries) -> blocks
     blocks: dict[int, list[list[Unit]]]
-    singletons: np.ndarray
     components: int
     largest_component: int
 
@@ -213,7 +217,6 @@ class Plan:
         return {
             "components": self.components,
             "largest_component": self.largest_component,
-            "singleton_components": int(len(self.singletons)),
             "packed_subproblems": len(self.packed),
             "split_components": len(self.blocks),
             "blocks": sum(len(b) for parts in self.blocks.values() for b in parts),
@@ -221,14 +224,21 @@ class Plan:
         }
 
 
+def _bar(progress: bool, total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="var" if desc == "decomposing" else "sub-problem",
+                disable=not progress, leave=False, dynamic_ncols=True)
+
+
 def plan(g: Graph, cache, size: int, workers: int,
-          partitions: int = DEFAULT_PARTITIONS) -> Plan:
-    """Decompose ``g`` and embed every sub-problem through ``cache`` (an
-    :class:`~qtrack.samplers.dwave.embedding.EmbeddingCache`, or anything with its
-    ``embed_units``): a sub-problem that does not embed is cut in half until it does."""
+          partitions: int, progress: bool = False) -> Plan:
+    """Decompose ``g`` and embed every sub-problem through ``cache`` (an embedder of
+    :mod:`~qtrack.samplers.dwave.embedding`: anything with ``embed_units``): a sub-problem that
+    does not embed is cut in half until it does. ``progress`` shows a bar (stderr) through the
+    decomposition and another through the embedding."""
     comps = g.components()
-    singles = [c for c in comps if len(c) == 1]
-    small = [g.canonical_order(c) for c in comps if 1 < len(c) <= size]
+    small = [g.canonical_order(c) for c in comps if len(c) <= size]
     large = [np.sort(c) for c in comps if len(c) > size]
     large.sort(key=lambda c: int(c[0]))
     # pack small components: sorted by (size, shape) so equal shapes share bins (and embeddings)
@@ -246,37 +256,44 @@ def plan(g: Graph, cache, size: int, workers: int,
     if cur:
         bins.append(cur)
     pending: list[tuple[Unit, list[np.ndarray] | None]] = [(make_unit(g, b), b) for b in bins]
-    for ci, c in enumerate(large):
-        firsts = [None] + [max(1, size * k // partitions) for k in range(1, partitions)]
-        for p, first in enumerate(firsts):
-            for i, blk in enumerate(g.grow_blocks(c, size, first)):
-                u = make_unit(g, [blk], ci, p)
-                u.rank = (i,)
-                pending.append((u, None))
+    with _bar(progress, partitions * sum(len(c) for c in large), "decomposing") as bar:
+        for ci, c in enumerate(large):
+            sweep = g.canonical_order(c)
+            firsts = [None] + [max(1, size * k // partitions) for k in range(1, partitions)]
+            for p, first in enumerate(firsts):
+                for i, blk in enumerate(g.grow_blocks(c, size, first, sweep=sweep)):
+                    u = make_unit(g, [blk], ci, p)
+                    u.rank = (i,)
+                    pending.append((u, None))
+                bar.update(len(c))
     done: list[Unit] = []
     next_component = len(large)
-    while pending:
-        cache.embed_units([u for u, _ in pending], workers=workers)
-        nxt = []
-        for u, parts in pending:
-            if u.embedding:
-                done.append(u)
-            elif u.size <= 1:
-                raise SamplerError("minorminer could not embed a single variable: "
-                                   "is the QPU graph empty?")
-            elif parts is not None and len(parts) > 1:  # a bin: halve its list of components
-                half = len(parts) // 2
-                nxt += [(make_unit(g, parts[:half]), parts[:half]),
-                        (make_unit(g, parts[half:]), parts[half:])]
-            else:  # one component or one block: cut it into blocks of half the size
-                cid = u.component
-                if cid < 0:
-                    cid, next_component = next_component, next_component + 1
-                for i, blk in enumerate(g.grow_blocks(u.order, max(1, (u.size + 1) // 2))):
-                    v = make_unit(g, [blk], cid, u.partition)
-                    v.rank = u.rank + (i,)
-                    nxt.append((v, None))
-        pending = nxt
+    with _bar(progress, len(pending), "embedding") as bar:
+        while pending:
+            cache.embed_units([u for u, _ in pending], workers=workers, progress=bar.update)
+            nxt = []
+            for u, parts in pending:
+                if u.embedding:
+                    done.append(u)
+                elif u.size <= 1:
+                    raise SamplerError("could not embed a single variable: "
+                                       "is the QPU graph empty?")
+                elif parts is not None and len(parts) > 1:  # a bin: halve its components
+                    half = len(parts) // 2
+                    nxt += [(make_unit(g, parts[:half]), parts[:half]),
+                            (make_unit(g, parts[half:]), parts[half:])]
+                else:  # one component or one block: cut it into blocks of half the size
+                    cid = u.component
+                    if cid < 0:
+                        cid, next_component = next_component, next_component + 1
+                    for i, blk in enumerate(g.grow_blocks(u.order,
+                                                          max(1, (u.size + 1) // 2))):
+                        v = make_unit(g, [blk], cid, u.partition)
+                        v.rank = u.rank + (i,)
+                        nxt.append((v, None))
+            bar.total += len(nxt)
+            bar.refresh()
+            pending = nxt
     packed = [u for u in done if u.component < 0]
     blocks: dict[int, list[list[Unit]]] = {}
     for u in done:
@@ -288,20 +305,25 @@ def plan(g: Graph, cache, size: int, workers: int,
     for parts in blocks.values():  # sweep order: growth order (the seed is the first variable)
         for b in parts:
             b.sort(key=lambda u: u.rank)
-    return Plan(packed=packed, blocks=blocks,
-                 singletons=np.asarray([int(c[0]) for c in singles], dtype=np.int64),
-                 components=len(comps), largest_component=max((len(c) for c in comps), default=0))
+    return Plan(packed=packed, blocks=blocks, components=len(comps),
+                 largest_component=max((len(c) for c in comps), default=0))
 
 
 
 class Subgraph(Graph):
-    """The restriction of a :class:`Graph` to some positions (relabelled 0..k-1)."""
+    """The restriction of a :class:`Graph` to some positions (relabelled 0..k-1); with ``clamp``
+    (0/1 over all of ``g``), the couplings to the positions left out are folded into the linear
+    biases at their values in ``clamp``."""
 
-    def __init__(self, g: Graph, nodes: np.ndarray):  # noqa: D401 - no super().__init__
+    def __init__(self, g: Graph, nodes: np.ndarray, clamp: np.ndarray | None = None):
         nodes = np.asarray(nodes, dtype=np.int64)
         self.labels = nodes.tolist()
         self.n = len(nodes)
         self.h = g.h[nodes]
+        if clamp is not None:
+            outside = np.asarray(clamp, dtype=np.float64).copy()
+            outside[nodes] = 0.0
+            self.h = self.h + g.W[nodes] @ outside
         self.offset = 0.0
         self.W = g.W[nodes][:, nodes].tocsr()
         self.W.sort_indices()

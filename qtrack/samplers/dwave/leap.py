@@ -40,10 +40,15 @@ class LeapHybridBQMSampler(dimod.Sampler):
                                                                    self.client_options))
         return self._sampler
 
-    def offline_report(self, bqm) -> dict:
-        """A dry run: the hybrid solver takes the whole problem in one call."""
+    def offline_report(self, bqm, progress: bool = False) -> dict:
+        """A dry run: the hybrid solver takes the whole problem in one call, for at least its
+        minimum time limit."""
+        from .resources import hybrid_min_time_limit
+
+        del progress  # nothing to wait for
         return {"variables": bqm.num_variables, "interactions": bqm.num_interactions,
-                "hybrid_calls": 1, "submitted": 0, "credentials_needed": True}
+                "hybrid_calls": 1, "min_time_limit_s": hybrid_min_time_limit(bqm.num_variables),
+                "time_limit_s": self.time_limit, "submitted": 0, "credentials_needed": True}
 
     def close(self):
         if self._sampler is not None:

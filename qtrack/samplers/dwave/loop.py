@@ -1,6 +1,7 @@
 """The "decomposed" sampler: a qbsolv-like dwave-hybrid loop per large component."""
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -11,10 +12,8 @@ from dwave.embedding.chain_strength import uniform_torque_compensation
 
 from .credentials import cloud_errors
 from .decompose import Subgraph, Graph, plan, triu
-from .embedding import DEFAULT_EMBEDDING_TIMEOUT
-from .qpu import (DEFAULT_NUM_READS, MOCK_NUM_SWEEPS, DecomposedQPUSampler, block_descent,
-                  check_descent, check_seed,
-                  initial_state_of, to_sampleset)
+from .qpu import (DecomposedQPUSampler, block_descent, check_descent, check_seed,
+                  reduced_problem, to_sampleset)
 from .resources import Resources
 
 class RecordingSubproblemSampler(hybrid.QPUSubproblemAutoEmbeddingSampler):
@@ -36,7 +35,7 @@ class RecordingSubproblemSampler(hybrid.QPUSubproblemAutoEmbeddingSampler):
         emb = ctx.get("embedding")
         self.resources.chain_strength.append(float(ctx.get("chain_strength", 0.0) or 0.0))
         self.resources.record_call(len(state.subproblem), dict(emb) if emb else None, ss)
-        if self.polish:  # steepest descent from every read, as in the qpu path
+        if self.polish:  # steepest descent from every read (the usual QPU post-processing)
             from dwave.samplers import SteepestDescentSolver
 
             ss = SteepestDescentSolver().sample(state.subproblem, initial_states=ss)
@@ -47,33 +46,32 @@ class RecordingSubproblemSampler(hybrid.QPUSubproblemAutoEmbeddingSampler):
 class HybridLoopSampler(dimod.Sampler):
     """The "decomposed" sampler: a qbsolv-like dwave-hybrid loop per large component.
 
-    Components of at most ``subproblem_size`` variables are packed and solved as in
-    :class:`DecomposedQPUSampler` (one pass); each larger component runs
-    ``LoopUntilNoImprovement((Identity, EnergyImpactDecomposer(size, rolling=True, traversal=
-    "bfs") | QPUSubproblemAutoEmbeddingSampler | SplatComposer) | ArgMin)`` from a quick
-    simulated-annealing state, so its energy never rises above that state's. Embeddings go
-    through the same seeded cache.
+    After the exact reductions of the qpu path, components of at most ``subproblem_size``
+    variables are packed and solved as in :class:`DecomposedQPUSampler` (one pass); each larger
+    component runs ``LoopUntilNoImprovement((Identity, EnergyImpactDecomposer(size, rolling=True,
+    traversal="bfs") | QPUSubproblemAutoEmbeddingSampler | SplatComposer) | ArgMin)`` from a
+    quick simulated-annealing state, so its energy never rises above that state's. Embeddings
+    go through the same embedder. Keywords are fields of :class:`qtrack.config.QPUConfig`.
     """
 
     parameters = {"num_reads": [], "seed": [], "sweeps": []}  # as DecomposedQPUSampler
 
-    def __init__(self, *, mock: bool = False, profile=None, subproblem_size=None, seed=None,
-                 embedding_timeout=DEFAULT_EMBEDDING_TIMEOUT, num_reads=DEFAULT_NUM_READS,
-                 sweeps=2, initial_state="anneal", polish=True, qpu_params=None,
-                 client_options=None, embed_workers=2, mock_num_sweeps=MOCK_NUM_SWEEPS,
-                 dry_run=False):
+    def __init__(self, *, mock: bool = False, profile=None, seed=None, qpu_params=None,
+                 client_options=None, embed_workers=2, dry_run=False, **settings):
+        settings = {k: v for k, v in settings.items() if v is not None}
+        loop_sweeps = settings.pop("loop_sweeps", 2)
+        settings["initial_state"] = settings.pop("loop_initial_state", "anneal")
+        settings["sweeps"] = 1
         self._inner = DecomposedQPUSampler(
-            mock=mock, profile=profile, subproblem_size=subproblem_size, seed=seed,
-            embedding_timeout=embedding_timeout, num_reads=num_reads, sweeps=1,
-            initial_state=initial_state, polish=polish, qpu_params=qpu_params,
-            client_options=client_options, embed_workers=embed_workers,
-            mock_num_sweeps=mock_num_sweeps, dry_run=dry_run, label="decomposed")
-        self.sweeps = int(sweeps)
+            mock=mock, profile=profile, seed=seed, qpu_params=qpu_params,
+            client_options=client_options, embed_workers=embed_workers, dry_run=dry_run,
+            label="decomposed", **settings)
+        self.sweeps = int(loop_sweeps)
 
-    def offline_report(self, bqm) -> dict:
+    def offline_report(self, bqm, progress: bool = False) -> dict:
         """A dry run: the loop's sub-problems are chosen at run time, so blocks of the same size
         stand in for them (``"estimated": True``)."""
-        return self._inner.offline_report(bqm, estimated=True)
+        return self._inner.offline_report(bqm, estimated=True, progress=progress)
 
     @property
     def qtrack_capabilities(self):
@@ -82,10 +80,6 @@ class HybridLoopSampler(dimod.Sampler):
     @property
     def properties(self):
         return dict(self._inner.properties, sweeps=self.sweeps, loop="dwave-hybrid")
-
-    @property
-    def embedding_cache(self):
-        return self._inner.embedding_cache
 
     def close(self):
         self._inner.close()
@@ -101,14 +95,16 @@ class HybridLoopSampler(dimod.Sampler):
         sweeps = int(self.sweeps if sweeps is None else sweeps)
         size = inner.subproblem_size
         g = Graph(bqm)
-        x = initial_state_of(g, inner.initial_state, seed)
+        x, rest, core, reduction = reduced_problem(g, inner.settings, seed, inner.initial_state)
         e_init = g.energy(x)
         qpu = inner._qpu
         sampler = qpu.open()
         qpu.reseed(seed)
         cache = qpu.cache
         hits0, misses0, t_emb0, fail0 = cache.hits, cache.misses, cache.time_s, cache.failures
-        res = Resources(solver=qpu.solver_name, placeholder_timing=qpu.mock)
+        res = Resources(solver=qpu.solver_name, placeholder_timing=qpu.mock, timing=inner.timing)
+        full, xg = g, x  # the whole problem; the loop works on the reduced one
+        g, x = core, x[rest].copy()
 
         comps = g.components()
         small_nodes = np.concatenate([c for c in comps if len(c) <= size] or [np.empty(0, int)])
@@ -118,10 +114,9 @@ class HybridLoopSampler(dimod.Sampler):
         small_plan = None
         if len(small_nodes):
             sub_g = Subgraph(g, small_nodes)
-            small_plan = plan(sub_g, cache, size, inner.embed_workers)
+            small_plan = plan(sub_g, cache, size, inner.embed_workers, inner.partitions)
             xs = x[small_nodes].copy()
-            block_descent(sub_g, qpu, small_plan, xs, res, num_reads, inner.qpu_params,
-                           inner.polish, 1)
+            block_descent(sub_g, qpu, small_plan, xs, res, num_reads, inner.qpu_params, 1)
             x[small_nodes] = xs
 
         for ci, c in enumerate(large):
@@ -130,7 +125,8 @@ class HybridLoopSampler(dimod.Sampler):
                 cg_.h, triu(cg_), 0.0, dimod.BINARY)
             qsampler = RecordingSubproblemSampler(
                 res, qpu.solver_name or "QPU", inner.polish, num_reads=num_reads, qpu_sampler=sampler,
-                sampling_params=dict(inner.qpu_params, chain_strength=uniform_torque_compensation,
+                sampling_params=dict(inner.qpu_params, chain_strength=functools.partial(
+                    uniform_torque_compensation, prefactor=qpu.chain_strength_prefactor),
                                      chain_break_fraction=True, return_embedding=True),
                 auto_embedding_params={"find_embedding": cache.find_embedding})
             branch = (hybrid.EnergyImpactDecomposer(size=size, rolling=True, rolling_history=1.0,
@@ -150,9 +146,12 @@ class HybridLoopSampler(dimod.Sampler):
             if cg_.energy(xc) <= cg_.energy(x[c]) + 1e-9:
                 x[c] = xc
 
+        xg[rest] = x
+        g, x = full, xg
         check_descent(g.energy(x), e_init, "hybrid loop")
         extra = small_plan.summary() if small_plan else {}
         info = {"resources": res.to_dict(
+            **reduction,
             components=len(comps),
             largest_component=max((len(c) for c in comps), default=0),
             packed_subproblems=extra.get("packed_subproblems", 0),

@@ -1,108 +1,127 @@
-"""The "qpu" and "mock-qpu" samplers: decomposition, cached embeddings and block descent.
+"""The "qpu" and "mock-qpu" samplers: exact reductions, decomposition, shared embeddings and
+block descent.
 
-A tracking QUBO has far more variables than a QPU holds (a Pegasus P16 embeds at most ~1000
-triplet variables, and only slowly), so the QPU path decomposes (see :class:`DecomposedQPUSampler`):
+A tracking QUBO has far more variables than a QPU holds (a Pegasus P16 embeds at most ~180
+variables as a clique), so the QPU path (see :class:`DecomposedQPUSampler`):
 
-1. the BQM is split into connected components; singletons are solved exactly;
-2. components of up to ``subproblem_size`` variables are packed, several to a QPU call;
-3. larger components are cut into blocks of up to ``subproblem_size`` variables by growing blocks
+1. fixes what can be fixed exactly (:mod:`.reduce`): roof duality, then components of at most
+   ``exact_max_variables`` variables by enumeration;
+2. packs the remaining components of up to ``subproblem_size`` variables, several to a QPU call;
+3. cuts larger components into blocks of up to ``subproblem_size`` variables by growing blocks
    along the negative (track-continuation) couplers first, then the conflict couplers, so that
    neighbouring triplets of a track stay together;
-4. each block is solved on the QPU with the rest of its component clamped to the current state
-   (their couplings folded into the block's linear biases) and the block's new values are kept
+4. solves each block on the QPU with the rest of its component clamped to the current state
+   (their couplings folded into the block's linear biases) and keeps the block's new values
    only when they lower the energy: a block-coordinate descent over a few sweeps, each sweep on
    one of several block layouts whose boundaries are offset (a boundary that freezes the state
    in one layout lies inside a block in the next);
-5. every sub-problem's graph is minor-embedded once with ``minorminer`` (seeded) and the
-   embedding is reused for every later sub-problem with the same graph (a cache keyed by the
-   canonical edge list); chain strength is ``uniform_torque_compensation``.
+5. embeds every sub-problem through a shared embedder (:mod:`.embedding`: one clique embedding
+   per size, or minorminer per graph); chain strength is ``uniform_torque_compensation``;
+6. optionally polishes the result by steepest descent on the whole logical problem, reporting
+   the energy before and after.
 
 The returned :class:`dimod.SampleSet` has one read: the final state, whose energy never exceeds
-that of the initial state. ``info["resources"]`` reports what the hardware was asked for.
+that of the initial state. ``info["resources"]`` reports what the hardware was asked for and the
+QPU access time the timing model expects for it.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 
 import dimod
 import numpy as np
 
-from ...errors import SamplerError
+from ...config import QPUConfig
+from ...errors import InputError, SamplerError
 from .credentials import check_credentials, client_config, cloud_errors
-from .decompose import DEFAULT_PARTITIONS, Graph, Plan, Unit, plan, triu
-from .embedding import DEFAULT_EMBEDDING_TIMEOUT, MOCK_TOPOLOGY, EmbeddingCache
-from .resources import Resources
+from .decompose import Graph, Plan, Subgraph, Unit, plan, triu
+from .embedding import MOCK_TOPOLOGY, make_embedder
+from .reduce import reduce_exactly
+from .resources import Resources, TimingModel
 
 
-#: Largest number of logical variables sent to the QPU in one call. minorminer on Pegasus P16
-#: (2 cores), blocks of the union event's QUBO (97% density, in-block degree ~10-13): 50
-#: variables 0.4-0.6 s (chains <= 4 qubits), 100 0.8-1.8 s (<= 5), 150 3-19 s (<= 12), 200
-#: 10-41 s (<= 10); packed small components of sparser events cost ~20 ms per variable at any
-#: bin size. 100 keeps chains short (fewer breaks on a real QPU) and embedding cheap; on a
-#: 1200-variable piece of the union QUBO the mock ends 3.3% above simulated annealing with 100
-#: and 8.7% with 150 (its annealer suffers from long chains).
-DEFAULT_SUBPROBLEM_SIZE = 100
-#: Reads per QPU call.
-DEFAULT_NUM_READS = 100
-#: Block-coordinate-descent sweeps over the blocks of a split component (fewer when a sweep
-#: changes nothing).
-DEFAULT_SWEEPS = 6
-#: Simulated-annealing sweeps the mock QPU spends per read on the embedded (physical) problem.
-MOCK_NUM_SWEEPS = 200
-
+#: The defaults of every knob are the fields of ``[qpu]`` (:class:`qtrack.config.QPUConfig`).
+DEFAULTS = QPUConfig()
+#: The QPU's ranges, |h| <= 4 and |J| <= 1 on Advantage systems: the scale of the control errors.
+H_RANGE, J_RANGE = 4.0, 1.0
 
 
 class _SeededSubstitute(dimod.Sampler):
-    """The mock QPU's stand-in: simulated annealing on the physical (embedded) problem, seeded
-    from a generator that :meth:`reseed` resets, so runs are reproducible."""
+    """The mock QPU's stand-in: simulated annealing (or path-integral Monte Carlo, a simulated
+    quantum annealer) on the physical (embedded) problem, seeded
+    from a generator that :meth:`reseed` resets, so runs are reproducible. With control errors,
+    each call anneals a copy of the problem whose h and J carry fresh Gaussian noise (sigma in
+    units of the QPU's J range, the problem scaled into the QPU's ranges as ``auto_scale``
+    does); the reads are returned with their energies on the problem as given."""
 
     parameters = {"num_reads": []}
     properties: dict = {}
 
-    def __init__(self, num_sweeps: int = MOCK_NUM_SWEEPS, seed: int = 0):
-        from dwave.samplers import SimulatedAnnealingSampler
+    def __init__(self, num_sweeps: int = DEFAULTS.mock_num_sweeps, seed: int = 0,
+                 ice_sigma_h: float = 0.0, ice_sigma_j: float = 0.0,
+                 annealer: str = DEFAULTS.mock_annealer):
+        from dwave.samplers import PathIntegralAnnealingSampler, SimulatedAnnealingSampler
 
-        self._sa = SimulatedAnnealingSampler()
+        self._sa = (PathIntegralAnnealingSampler() if annealer == "path-integral"
+                    else SimulatedAnnealingSampler())
         self.num_sweeps = int(num_sweeps)
+        self.ice_sigma_h = float(ice_sigma_h)
+        self.ice_sigma_j = float(ice_sigma_j)
         self.reseed(seed)
 
     def reseed(self, seed):
         self._rng = np.random.default_rng(seed)
 
+    def _with_control_errors(self, bqm):
+        labels = list(bqm.variables)
+        h, (r, c, J), off = bqm.spin.to_numpy_vectors(variable_order=labels)
+        scale = max(float(np.abs(h).max(initial=0.0)) / H_RANGE,
+                    float(np.abs(J).max(initial=0.0)) / J_RANGE) or 1.0
+        h = h + self._rng.normal(0.0, self.ice_sigma_h * scale, len(h))
+        J = J + self._rng.normal(0.0, self.ice_sigma_j * scale, len(J))
+        return dimod.BinaryQuadraticModel.from_numpy_vectors(h, (r, c, J), off, dimod.SPIN), labels
+
     def sample(self, bqm, num_reads=1, **_):
-        return self._sa.sample(bqm, num_reads=num_reads, num_sweeps=self.num_sweeps,
-                               seed=int(self._rng.integers(2**31 - 1)))
+        if not (self.ice_sigma_h or self.ice_sigma_j):
+            return self._sa.sample(bqm, num_reads=num_reads, num_sweeps=self.num_sweeps,
+                                   seed=int(self._rng.integers(2**31 - 1)))
+        noisy, labels = self._with_control_errors(bqm)
+        ss = self._sa.sample(noisy, num_reads=num_reads, num_sweeps=self.num_sweeps,
+                             seed=int(self._rng.integers(2**31 - 1)))
+        spins = ss.record.sample[:, np.argsort(np.asarray(ss.variables, dtype=np.int64))]
+        vals = spins if bqm.vartype is dimod.SPIN else (spins + 1) // 2
+        return dimod.SampleSet.from_samples_bqm((vals.astype(np.int8), labels), bqm)
 
 
 class _QPU:
     """Lazily opened QPU: a real ``DWaveSampler`` or an offline ``MockDWaveSampler`` (P16)."""
 
     def __init__(self, *, mock: bool, profile=None, client_options=None, seed=None,
-                 embedding_timeout=DEFAULT_EMBEDDING_TIMEOUT, mock_num_sweeps=MOCK_NUM_SWEEPS,
-                 dry_run: bool = False, label: str = "qpu"):
+                 embedding=DEFAULTS.embedding, embedding_timeout=DEFAULTS.embedding_timeout,
+                 mock_num_sweeps=DEFAULTS.mock_num_sweeps, ice_sigma=(0.0, 0.0),
+                 chain_strength_prefactor=DEFAULTS.chain_strength_prefactor,
+                 mock_annealer=DEFAULTS.mock_annealer, dry_run: bool = False,
+                 label: str = "qpu"):
         self.label = label
+        self.mock_annealer = mock_annealer
+        self.chain_strength_prefactor = float(chain_strength_prefactor)
         self.mock = mock or dry_run
         self.dry_run = dry_run
         self.profile = profile
         self.client_options = client_options
         self.seed = seed
+        self.embedding = embedding
         self.embedding_timeout = embedding_timeout
         self.mock_num_sweeps = mock_num_sweeps
+        self.ice_sigma = tuple(ice_sigma)
         self._sampler = None
         self._substitute = None
-        self.cache: EmbeddingCache | None = None
+        self.cache = None
         self.solver_name = ""
         self._lock = threading.Lock()
-
-    def open_offline(self, target_edges) -> EmbeddingCache:
-        """Embed on ``target_edges`` without opening any sampler (dry runs): no QPU, no mock."""
-        with self._lock:
-            if self.cache is None:
-                self.cache = EmbeddingCache(target_edges, seed=self.seed,
-                                            timeout=self.embedding_timeout)
-            return self.cache
 
     def open(self):
         with self._lock:
@@ -111,7 +130,8 @@ class _QPU:
             if self.mock:
                 from dwave.system.testing import MockDWaveSampler
 
-                self._substitute = _SeededSubstitute(self.mock_num_sweeps, 0)
+                self._substitute = _SeededSubstitute(self.mock_num_sweeps, 0, *self.ice_sigma,
+                                                     annealer=self.mock_annealer)
                 kind, shape = MOCK_TOPOLOGY
                 sampler = MockDWaveSampler(topology_type=kind, topology_shape=[shape],
                                            substitute_sampler=self._substitute,
@@ -124,8 +144,8 @@ class _QPU:
 
                     sampler = DWaveSampler(**client_config(self.profile, self.client_options))
                     self.solver_name = str(sampler.solver.name)
-            self.cache = EmbeddingCache(sampler.edgelist, seed=self.seed,
-                                        timeout=self.embedding_timeout)
+            self.cache = make_embedder(self.embedding, sampler.to_networkx_graph(),
+                                       seed=self.seed, timeout=self.embedding_timeout)
             self._sampler = sampler
             return sampler
 
@@ -171,21 +191,14 @@ def _read_matrix(ss, k: int) -> np.ndarray:
     return np.asarray(ss.record.sample[:, idx], dtype=np.int8)
 
 
-def _polish(bqm, X: np.ndarray) -> np.ndarray:
-    """Steepest descent from every read (the usual QPU post-processing)."""
-    from dwave.samplers import SteepestDescentSolver
-
-    ss = SteepestDescentSolver().sample(bqm, initial_states=(X, list(range(X.shape[1]))))
-    return _read_matrix(ss, X.shape[1])
-
-
 def _submit(qpu: _QPU, unit: Unit, bqm, num_reads, qpu_params):
     from dwave.embedding.chain_strength import uniform_torque_compensation
     from dwave.system import FixedEmbeddingComposite
 
     sampler = qpu.open()
     emb = unit.embedding
-    cs = float(uniform_torque_compensation(bqm, emb)) if bqm.num_interactions else 1.0
+    cs = (float(uniform_torque_compensation(bqm, emb, qpu.chain_strength_prefactor))
+          if bqm.num_interactions else 1.0)
     comp = FixedEmbeddingComposite(sampler, emb)
     params = dict(qpu_params or {})
     with cloud_errors(qpu.solver_name or "QPU"):
@@ -194,7 +207,7 @@ def _submit(qpu: _QPU, unit: Unit, bqm, num_reads, qpu_params):
     return ss, cs
 
 
-def _solve_units(g, qpu, units, x, res, num_reads, qpu_params, polish) -> list[bool]:
+def _solve_units(g, qpu, units, x, res, num_reads, qpu_params) -> list[bool]:
     """Submit every unit (clamped to ``x``), then wait for all; update ``x`` in place where a
     group's best read lowers its energy. Returns, per unit, whether anything was accepted.
     Any failed call raises: no partial result is ever returned."""
@@ -210,8 +223,6 @@ def _solve_units(g, qpu, units, x, res, num_reads, qpu_params, polish) -> list[b
         res.chain_strength.append(cs)
         res.record_call(u.size, u.embedding, ss)
         X = _read_matrix(ss, u.size)
-        if polish:
-            X = _polish(bqm, X)
         E = _group_energies(X, h_eff, Wl, u)
         cur = _group_energies(x[u.order][None, :], h_eff, Wl, u)[0]
         best = E.argmin(axis=0)
@@ -264,18 +275,16 @@ def check_seed(seed):
     return int(seed)
 
 
-def block_descent(g, qpu, plan: Plan, x, res, num_reads, qpu_params, polish, sweeps) -> int:
+def block_descent(g, qpu, plan: Plan, x, res, num_reads, qpu_params, sweeps) -> int:
     """Solve ``plan`` on the QPU, improving ``x`` in place; returns the sweeps done.
 
-    Singletons are set exactly. Sweep 0's first round carries every packed unit. Sweep s visits
-    the blocks of partition s % P of every split component still improving (the P layouts'
-    boundaries are offset by size/P, so a boundary frozen in one sweep is inside a block in
-    the next); round r of a sweep carries the r-th block of each such component (blocks of
-    different components are independent, so they are submitted together and their calls
-    overlap). A component stops once a full cycle of partitions changed nothing.
+    Sweep 0's first round carries every packed unit. Sweep s visits the blocks of partition
+    s % P of every split component still improving (the P layouts' boundaries are offset by
+    size/P, so a boundary frozen in one sweep is inside a block in the next); round r of a sweep
+    carries the r-th block of each such component (blocks of different components are
+    independent, so they are submitted together and their calls overlap). A component stops
+    once a full cycle of partitions changed nothing.
     """
-    if len(plan.singletons):
-        x[plan.singletons] = (g.h[plan.singletons] < 0).astype(np.int8)
     idle = {c: 0 for c in plan.blocks}
     done = 0
     for s in range(max(1, sweeps)):
@@ -293,7 +302,7 @@ def block_descent(g, qpu, plan: Plan, x, res, num_reads, qpu_params, polish, swe
                     units.append(current[c][r])
                     owners.append(c)
             if units:
-                changed = _solve_units(g, qpu, units, x, res, num_reads, qpu_params, polish)
+                changed = _solve_units(g, qpu, units, x, res, num_reads, qpu_params)
                 improved.update(c for c, ch in zip(owners, changed) if c >= 0 and ch)
         for c in active:
             idle[c] = 0 if c in improved else idle[c] + 1
@@ -301,12 +310,35 @@ def block_descent(g, qpu, plan: Plan, x, res, num_reads, qpu_params, polish, swe
     return done
 
 
+def polish_state(g: Graph, x: np.ndarray) -> np.ndarray:
+    """Steepest descent on the whole logical problem from ``x`` (classical post-processing)."""
+    from dwave.samplers import SteepestDescentSolver
+
+    if not g.n:
+        return x
+    bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(g.h, triu(g), 0.0, dimod.BINARY)
+    ss = SteepestDescentSolver().sample(bqm, initial_states=(x[None, :], list(range(g.n))))
+    return _read_matrix(ss, g.n)[0]
+
+
+def reduced_problem(g: Graph, settings, seed: int, initial_state: str):
+    """The exact reductions of ``g`` and the problem left for the QPU: the full state (fixed
+    positions final, the rest at ``initial_state``), the rest as a clamped
+    :class:`~.decompose.Subgraph` and the reduction's statistics."""
+    red = reduce_exactly(g, roof_duality=settings["roof_duality"],
+                         exact_max=settings["exact_max_variables"])
+    x = red.x.copy()
+    core = Subgraph(g, red.rest, clamp=x)
+    x[red.rest] = initial_state_of(core, initial_state, seed)
+    return x, red.rest, core, red.stats
+
+
 # --------------------------------------------------------------------------------------------
 # Samplers
 # --------------------------------------------------------------------------------------------
 
 class DecomposedQPUSampler(dimod.Sampler):
-    """The "qpu" / "mock-qpu" sampler: decomposition + cached embeddings + block descent.
+    """The "qpu" / "mock-qpu" sampler: reductions + decomposition + embeddings + block descent.
 
     ``sample(bqm, num_reads=None, seed=None, sweeps=None, initial_state=None)``: ``num_reads``
     is the number of reads per QPU call (default: the constructor's); ``seed`` seeds the mock's
@@ -318,32 +350,37 @@ class DecomposedQPUSampler(dimod.Sampler):
     the union event's QUBO, with simulated annealing as an ideal sub-solver (blocks of 150, 6
     sweeps), the descent from all-zeros ends 10.7% (1 layout, 1200 variables), 2.0% (2 layouts)
     and 1.1% (3 layouts) above simulated annealing on the whole piece.
+
+    Every other keyword is a field of :class:`qtrack.config.QPUConfig` (its defaults apply).
     """
 
-    def __init__(self, *, mock: bool = False, profile=None, subproblem_size=None, seed=None,
-                 embedding_timeout=DEFAULT_EMBEDDING_TIMEOUT, num_reads=DEFAULT_NUM_READS,
-                 sweeps=DEFAULT_SWEEPS, initial_state="zeros", polish=True, qpu_params=None,
-                 client_options=None, embed_workers=2, mock_num_sweeps=MOCK_NUM_SWEEPS,
-                 dry_run=False, label="qpu", partitions=DEFAULT_PARTITIONS):
-        self.partitions = int(partitions)
-        if not 1 <= self.partitions <= 8:
-            raise SamplerError(f"partitions must be in 1..8, got {partitions!r}")
-        self.subproblem_size = int(subproblem_size or DEFAULT_SUBPROBLEM_SIZE)
-        if self.subproblem_size < 2:
-            raise SamplerError(f"subproblem_size must be at least 2, got {subproblem_size!r}")
+    def __init__(self, *, mock: bool = False, profile=None, seed=None, qpu_params=None,
+                 client_options=None, embed_workers=2, dry_run=False, label="qpu",
+                 **settings):
+        try:
+            s = DEFAULTS.replace(**{k: v for k, v in settings.items() if v is not None})
+        except InputError as exc:  # an unknown or out-of-range setting: one line
+            raise SamplerError(str(exc)) from None
+        self.settings = dataclasses.asdict(s)
+        self.partitions = s.partitions
+        self.subproblem_size = s.subproblem_size
         self.seed = check_seed(seed)
-        self.num_reads = int(num_reads or DEFAULT_NUM_READS)
-        self.sweeps = int(sweeps)
-        self.initial_state = initial_state
-        self.polish = bool(polish)
+        self.num_reads = s.num_reads
+        self.sweeps = s.sweeps
+        self.initial_state = s.initial_state
+        self.polish = s.polish
+        self.timing = TimingModel.from_settings(self.settings)
         self.qpu_params = dict(qpu_params or {})
         self.embed_workers = int(embed_workers)
         self.dry_run = bool(dry_run)
+        ice = (s.ice_sigma_h, s.ice_sigma_j) if s.control_errors else (0.0, 0.0)
         self._qpu = _QPU(mock=mock, profile=profile, client_options=client_options,
-                         seed=self.seed, embedding_timeout=embedding_timeout,
-                         mock_num_sweeps=mock_num_sweeps, dry_run=dry_run, label=label)
+                         seed=self.seed, embedding=s.embedding,
+                         embedding_timeout=s.embedding_timeout,
+                         mock_num_sweeps=s.mock_num_sweeps, ice_sigma=ice,
+                         chain_strength_prefactor=s.chain_strength_prefactor,
+                         mock_annealer=s.mock_annealer, dry_run=dry_run, label=label)
         self.mock = bool(mock)
-        self.embedding_timeout = embedding_timeout
 
     #: ``num_reads`` is the reads of every QPU call (default: the constructor's, 100: programming
     #: a QPU costs far more than a read); qtrack's solve stage passes it from the ``[qpu]``
@@ -359,66 +396,69 @@ class DecomposedQPUSampler(dimod.Sampler):
     @property
     def properties(self):
         return {"subproblem_size": self.subproblem_size, "mock": self._qpu.mock,
-                "dry_run": self.dry_run, "sweeps": self.sweeps, "polish": self.polish}
-
-    @property
-    def embedding_cache(self) -> EmbeddingCache | None:
-        return self._qpu.cache
+                "dry_run": self.dry_run, "sweeps": self.sweeps, "polish": self.polish,
+                "embedding": self.settings["embedding"],
+                "mock_annealer": self.settings["mock_annealer"] if self._qpu.mock else None,
+                "control_errors": bool(self._qpu.ice_sigma != (0.0, 0.0))}
 
     def close(self):
         self._qpu.close()
 
-    def offline_report(self, bqm, estimated: bool = False) -> dict:
+    def offline_report(self, bqm, estimated: bool = False, progress: bool = False) -> dict:
         """What :meth:`sample` would ask of the QPU for ``bqm``, computed offline (a dry run)."""
         from .dryrun import plan_report
 
-        return plan_report(bqm, subproblem_size=self.subproblem_size, seed=self.seed,
-                           embedding_timeout=self.embedding_timeout, num_reads=self.num_reads,
-                           sweeps=self.sweeps, embed_workers=self.embed_workers,
-                           partitions=self.partitions, estimated=estimated,
-                           credentials_needed=not self.mock)
-
-    def plan(self, bqm) -> Plan:
-        self._qpu.open()
-        return plan(Graph(bqm), self._qpu.cache, self.subproblem_size, self.embed_workers,
-                     self.partitions)
+        return plan_report(bqm, self.settings, seed=self.seed, embed_workers=self.embed_workers,
+                           estimated=estimated, credentials_needed=not self.mock,
+                           progress=progress)
 
     def sample(self, bqm, num_reads=None, seed=None, sweeps=None, initial_state=None,
                **kwargs):
         self.remove_unknown_kwargs(**kwargs)
         t0 = time.perf_counter()
+        qpu = self._qpu
+        qpu.open()  # credentials and connection first
         seed = check_seed(self.seed if seed is None else seed)
         num_reads = int(num_reads or self.num_reads)
         sweeps = int(self.sweeps if sweeps is None else sweeps)
+        initial_state = initial_state or self.initial_state
         g = Graph(bqm)
-        x = initial_state_of(g, initial_state or self.initial_state, seed)
+        x, rest, core, reduction = reduced_problem(g, self.settings, seed, initial_state)
         e_init = g.energy(x)
-        qpu = self._qpu
-        qpu.open()
         qpu.reseed(seed)
         cache = qpu.cache
         hits0, misses0, t_emb0, fail0 = cache.hits, cache.misses, cache.time_s, cache.failures
-        layout = plan(g, cache, self.subproblem_size, self.embed_workers, self.partitions)
-        res = Resources(solver=qpu.solver_name, placeholder_timing=qpu.mock)
-        sweeps_done = block_descent(g, qpu, layout, x, res, num_reads, self.qpu_params,
-                                    self.polish, sweeps)
-        check_descent(g.energy(x), e_init, "block descent")
+        layout = plan(core, cache, self.subproblem_size, self.embed_workers, self.partitions)
+        res = Resources(solver=qpu.solver_name, placeholder_timing=qpu.mock, timing=self.timing)
+        xc = x[rest].copy()
+        sweeps_done = block_descent(core, qpu, layout, xc, res, num_reads, self.qpu_params,
+                                    sweeps)
+        x[rest] = xc
+        e_qpu = g.energy(x)
+        check_descent(e_qpu, e_init, "block descent")
+        polished = {}
+        if self.polish:
+            x = polish_state(g, x)
+            polished = {"energy_before_polish": e_qpu, "energy_after_polish": g.energy(x)}
         info = {"resources": res.to_dict(
+            **reduction,
             **layout.summary(),
             sweeps=sweeps_done,
             num_reads=num_reads,
             subproblem_size=self.subproblem_size,
+            embedding=cache.method,
             embedding_cache_hits=cache.hits - hits0,
             embedding_cache_misses=cache.misses - misses0,
             embedding_failures=cache.failures - fail0,
             embedding_time_s=round(cache.time_s - t_emb0, 3),
-            initial_state=initial_state or self.initial_state,
+            initial_state=initial_state,
             initial_energy=e_init,
             polish=self.polish,
+            **polished,
+            control_errors=self.properties["control_errors"],
             mock=qpu.mock,
             dry_run=self.dry_run,
             deterministic=qpu.mock,
             wall_time_s=round(time.perf_counter() - t0, 3),
         )}
         return to_sampleset(bqm, g, x, info)
-

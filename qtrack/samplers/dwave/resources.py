@@ -1,9 +1,62 @@
-"""What the hardware was asked for: sub-problems, qubits, chains, QPU time."""
+"""What the hardware was asked for: sub-problems, qubits, chains, QPU time, and what it would
+cost: the QPU access-time model and Leap hybrid's minimum time limit."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+#: Readout-time model: the readout of a read takes ``readout_time_small_us`` for this many qubits
+#: and ``readout_time_large_us`` for ``_READOUT_LARGE`` ("a dozen" and "several thousand" qubits
+#: in D-Wave's timing documentation), log-log in between and constant outside.
+_READOUT_SMALL = 12
+_READOUT_LARGE = 5000
+#: ``minimum_time_limit`` of Leap's hybrid_binary_quadratic_model_version2 solver (pairs of
+#: variables, seconds; the solver interpolates linearly): the values the solver reports in its
+#: properties, as recorded in public client code. A live run uses the solver's own.
+HYBRID_BQM_MIN_TIME_LIMIT = ((1, 3.0), (1024, 3.0), (4096, 10.0), (10000, 40.0),
+                             (30000, 200.0), (100000, 600.0), (1000000, 600.0))
+
+
+@dataclass(frozen=True)
+class TimingModel:
+    """QPU access time of one call: programming, then per read anneal + readout + delay."""
+
+    programming_us: float
+    anneal_us: float
+    readout_small_us: float
+    readout_large_us: float
+    delay_us: float
+
+    @classmethod
+    def from_settings(cls, s: dict | None = None) -> "TimingModel":
+        """From ``[qpu]``'s fields (a dict; default: the defaults of ``[qpu]``)."""
+        if s is None:
+            import dataclasses
+
+            from ...config import QPUConfig
+
+            s = dataclasses.asdict(QPUConfig())
+        return cls(s["programming_time_us"], s["anneal_time_us"], s["readout_time_small_us"],
+                   s["readout_time_large_us"], s["delay_time_us"])
+
+    def readout_us(self, qubits: int) -> float:
+        lo, hi = math.log10(_READOUT_SMALL), math.log10(_READOUT_LARGE)
+        t = float(np.interp(math.log10(max(1, qubits)), [lo, hi],
+                            [math.log10(max(self.readout_small_us, 1e-9)),
+                             math.log10(max(self.readout_large_us, 1e-9))]))
+        return 10**t if self.readout_small_us > 0 and self.readout_large_us > 0 else 0.0
+
+    def call_us(self, qubits: int, num_reads: int) -> float:
+        return self.programming_us + num_reads * (self.anneal_us + self.readout_us(qubits)
+                                                   + self.delay_us)
+
+
+def hybrid_min_time_limit(num_variables: int) -> float:
+    """Leap hybrid BQM solver's minimum time limit (s) for ``num_variables`` variables."""
+    xs, ys = zip(*HYBRID_BQM_MIN_TIME_LIMIT)
+    return float(np.interp(max(1, num_variables), xs, ys))
 
 
 @dataclass
@@ -17,6 +70,8 @@ class Resources:
     cbf: list = field(default_factory=list)
     chain_strength: list = field(default_factory=list)
     qpu_access_time_us: float = 0.0
+    timing: TimingModel | None = None
+    qpu_access_time_estimate_us: float = 0.0
 
     def record_call(self, logical: int, embedding: dict | None, sampleset) -> None:
         self.qpu_calls += 1
@@ -35,6 +90,9 @@ class Resources:
             self.cbf.append(0.0)
         timing = sampleset.info.get("timing", {}) or {}
         self.qpu_access_time_us += float(timing.get("qpu_access_time", 0.0) or 0.0)
+        if self.timing is not None:
+            reads = int(rec.num_occurrences.sum()) if len(rec) else 0
+            self.qpu_access_time_estimate_us += self.timing.call_us(self.physical[-1], reads)
 
     def to_dict(self, **extra) -> dict:
         out = {
@@ -50,6 +108,7 @@ class Resources:
             "chain_strength_max": float(max(self.chain_strength, default=0.0)),
             "qpu_access_time_us": float(self.qpu_access_time_us),
             "qpu_access_time_is_placeholder": bool(self.placeholder_timing),
+            "qpu_access_time_estimate_s": round(self.qpu_access_time_estimate_us * 1e-6, 6),
         }
         if self.placeholder_timing:
             out["qpu_access_time_note"] = ("MockDWaveSampler reports fixed placeholder timings "
@@ -60,9 +119,11 @@ class Resources:
 
 #: Fields that count something per call: summed over batches. Sizes and maxima are not.
 _ADDITIVE = {"subproblems", "qpu_calls", "logical_qubits_total", "physical_qubits_total",
-             "qpu_access_time_us", "run_time_us", "charge_time_us", "hybrid_calls",
+             "qpu_access_time_us", "qpu_access_time_estimate_s", "run_time_us", "charge_time_us",
+             "hybrid_calls", "initial_energy", "energy_before_polish", "energy_after_polish",
              "embedding_cache_hits", "embedding_cache_misses", "embedding_failures",
-             "embedding_time_s", "wall_time_s", "components", "singleton_components",
+             "embedding_time_s", "wall_time_s", "components", "roof_duality_fixed",
+             "exact_components", "exact_variables", "qpu_variables",
              "packed_subproblems", "split_components", "blocks", "hybrid_loop_components",
              "variables", "interactions"}
 _MAXIMUM = {"longest_chain", "largest_component", "sweeps", "distinct_subproblem_graphs"}
