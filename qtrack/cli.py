@@ -191,7 +191,13 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
         from .io import jsonable, write_json
 
         show = sys.stderr.isatty() if progress is None else progress
-        report = {"sampler": sampler, **sampler_obj.offline_report(built.bqm, progress=show)}
+        n_passes = len(pipeline.passes_of(cfg))
+        if n_passes > 1:
+            log.warning("the dry run plans the first of %d passes: the later passes' QUBOs are "
+                        "built on the hits its tracks leave, known only once it is solved "
+                        "(--config fast has the first alone)", n_passes)
+        report = {"sampler": sampler, "passes_planned": 1, "passes": n_passes,
+                  **sampler_obj.offline_report(built.bqm, progress=show)}
         path = write_json(out / f"{built.event.name}-dryrun.json", report)
         click.echo(json.dumps(jsonable(report), indent=2))
         log.info("wrote %s (nothing was submitted)", path)
