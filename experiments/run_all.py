@@ -68,7 +68,11 @@ def main(argv=None) -> int:
         rc = subprocess.call(cmd)
         wall = time.perf_counter() - t0
         print(f"--- {name}: exit {rc} after {wall:.0f} s", flush=True)
-        done.append({"experiment": name, "command": cmd, "returncode": rc, "wall_s": round(wall, 1)})
+        # The interpreter by name and the script from the repository root: no path of this
+        # machine goes into the results.
+        recorded = ["python3", str(script.relative_to(HERE.parent)), *commands[name]]
+        done.append({"experiment": name, "command": recorded, "returncode": rc,
+                     "wall_s": round(wall, 1)})
         if rc != 0:
             failed.append(name)
     total = time.perf_counter() - t_all
