@@ -26,7 +26,7 @@ from .config import BeamSpotConfig, Config
 from .errors import QtrackError
 from .event import Event, load_event
 from .io import jsonable, write_csv, write_json
-from .memory import check_memory, expected_triplets
+from .memory import check_couplers, check_memory, expected_triplets
 from .model.beamspot import estimate_z0_max
 from .model.scattering import material_before
 from .model.couplers import Model, build_couplers
@@ -247,6 +247,7 @@ def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfi
         model = build_couplers(x, y, order, doublets, triplets, config.model, sigma, threads)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
+    check_couplers(name, len(model.quad_t1) + len(model.conflict_i), max_memory_gb)
     with _stage(timings, "qubo" + suffix) as st:
         qubo = build_qubo(x, y, z, model, config.model, beamspot)
         st["size"] = f"{qubo.num_variables} variables, {qubo.num_couplers} couplers"
