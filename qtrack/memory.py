@@ -122,11 +122,12 @@ def check_memory(event: str, n_triplets: int, max_memory_gb: float | None = None
 
 
 #: Bytes per QUBO coupler while a pass is solved: qtrack's coupler arrays (two int64 indices and
-#: a float64, 24 bytes), the sampler's adjacency (each coupler both ways: 2 x 24) and the
-#: components' copies (24), rounded up for dimod's structures. What the per-triplet estimate
-#: misses when the conflicts explode: a PU400 event's 0.15 GeV pass held 90 M couplers for 0.86 M
-#: variables (105 per variable, 10 at PU200) and the system killed the process at 24 GB.
-BYTES_PER_COUPLER = 150.0
+#: a float64, 24 bytes), the sampler's adjacency (each coupler both ways: 2 x 24), the
+#: components' copies (24) and dimod's structures. What the per-triplet estimate misses when the
+#: conflicts explode: a PU400 event's 0.15 GeV pass held 90 M couplers for 0.86 M variables (105
+#: per variable; 10 at PU200) and grew from 9 GB in use to the machine's 24 GB, at least 167 bytes
+#: per coupler; rounded up by half, as the estimate is to err high.
+BYTES_PER_COUPLER = 250.0
 
 
 def check_couplers(event: str, n_couplers: int, max_memory_gb: float | None = None) -> float:

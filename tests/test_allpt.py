@@ -193,7 +193,7 @@ def test_a_qubo_too_big_to_solve_stops_with_one_line():
     from qtrack.memory import OutOfMemory, check_couplers
 
     # A PU400 event's 0.15 GeV pass held 90 M couplers; with 1 GB allowed that is refused.
-    with pytest.raises(OutOfMemory, match=r"needs about 13.8 GB to solve a QUBO of 90000000 "
+    with pytest.raises(OutOfMemory, match=r"needs about 22.8 GB to solve a QUBO of 90000000 "
                                           r"couplers, more than the .* GB left under --max-memory"):
         check_couplers("event000000000", 90_000_000, max_memory_gb=1.0)
     assert check_couplers("event000000000", 1000, max_memory_gb=None) < 1e9
