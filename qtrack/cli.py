@@ -191,7 +191,9 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
         from .io import jsonable, write_json
 
         show = sys.stderr.isatty() if progress is None else progress
-        n_passes = len(pipeline.passes_of(cfg))
+        from .passes import passes_of
+
+        n_passes = len(passes_of(cfg))
         if n_passes > 1:
             log.warning("the dry run plans the first of %d passes: the later passes' QUBOs are "
                         "built on the hits its tracks leave, known only once it is solved "

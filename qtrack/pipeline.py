@@ -29,6 +29,7 @@ from .io import jsonable, write_csv, write_json
 from .memory import check_couplers, check_memory, expected_triplets
 from .model.beamspot import estimate_z0_max
 from .model.scattering import material_before
+from .passes import passes_of, radiation_lengths
 from .model.couplers import Model, build_couplers
 from .model.doublets import Doublets, build_doublets, graph_of, min_pt_curvature
 from .model.qubo import Qubo, build_qubo, save_qubo
@@ -234,7 +235,7 @@ def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfi
     across, along = layers.resolution()
     sigma = across[layer]
     with _stage(timings, "triplets" + suffix) as st:
-        x_layer = _radiation_lengths(layers, config)
+        x_layer = radiation_lengths(layers, config)
         before = material_before(x, y, z, layers, x_layer) if primaries else None
         triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model,
                                   sigma, along[layer], layers.is_disk[layer], threads,
@@ -252,45 +253,6 @@ def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfi
         qubo = build_qubo(x, y, z, model, config.model, beamspot)
         st["size"] = f"{qubo.num_variables} variables, {qubo.num_couplers} couplers"
     return doublets, triplets, model, qubo
-
-
-def _radiation_lengths(layers, config: Config) -> np.ndarray:
-    if config.model.layer_radiation_length > 0:
-        return np.full(len(layers), config.model.layer_radiation_length)
-    return layers.radiation_lengths()
-
-
-@dataclass(frozen=True)
-class Pass:
-    """One pass of the iterative tracking: its settings and the track origins it looks for."""
-
-    config: Config
-    #: Triplets must point back to the beam line (:func:`qtrack.model.triplets.d0_sigma`).
-    from_beam_line: bool
-    #: Tracks must meet the beam line inside the luminous region (r-z fit).
-    from_luminous_region: bool
-
-
-def passes_of(config: Config) -> list[Pass]:
-    """The passes of a config, in order (:class:`qtrack.config.PassesConfig`).
-
-    The first is ``config`` itself. Each ``passes.min_pts`` entry repeats it at that
-    ``doublets.min_pt`` (the curvature cuts follow) for tracks from the beam line. The displaced
-    pass (``passes.displaced_min_pt``) drops both origin constraints and opens the doublets' phi
-    window for impact parameters up to ``passes.displaced_d0_max``.
-    """
-    first = config.replace(model={"layer_radiation_length":
-                                  config.passes.first_layer_radiation_length})
-    out = [Pass(first, config.passes.first_from_beam_line, True)]
-    gap = {"max_layer_gap": config.passes.max_layer_gap}
-    for pt in config.passes.min_pts:
-        if pt < config.doublets.min_pt:
-            out.append(Pass(config.replace(doublets={"min_pt": pt} | gap), True, True))
-    if config.passes.displaced_min_pt > 0:
-        out.append(Pass(config.replace(doublets={"min_pt": config.passes.displaced_min_pt} | gap,
-                                       beamspot={"d0_max": config.passes.displaced_d0_max}),
-                        False, False))
-    return out
 
 
 def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
@@ -444,7 +406,7 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
                               config.tracks, r=event.r, z=event.z, z0_max=z0_max, x=event.x,
                               y=event.y)
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
-                             config.tracks, _radiation_lengths(event.layers, config),
+                             config.tracks, radiation_lengths(event.layers, config),
                              config.doublets.field_tesla)
         st["size"] = f"{len(tracks)} tracks"
     return solution, tracks

@@ -254,7 +254,8 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
 
     import qtrack
     from qtrack.config import Config
-    from qtrack.pipeline import _double_hits, _radiation_lengths, passes_of
+    from qtrack.passes import passes_of, radiation_lengths as _radiation_lengths
+    from qtrack.pipeline import _double_hits
 
     # One pass (the fast mode), rebuilt by hand from its selected triplets.
     res = qtrack.solve(solved_sim.event, config=Config.from_toml("fast"), seed=1)
