@@ -106,7 +106,7 @@ def _helix(pt, cot, z0, s):
 
 
 def test_low_pt_forward_doublets_and_tracks_meet_the_beam_line():
-    from qtrack.model.doublets import _meets_beam_line
+    from qtrack.model.doublets import _meets_beam_line, arc_length
     from qtrack.tracks import track_z0
 
     # 0.15 GeV at eta 2 from z0 = 0, deep in the endcap: its straight r-z line misses the beam
@@ -116,8 +116,9 @@ def test_low_pt_forward_doublets_and_tracks_meet_the_beam_line():
     z0_line = z[0] - r[0] * (z[1] - z[0]) / (r[1] - r[0])
     assert abs(z0_line) > 150
     inv_2R = 0.5 * 0.3e-3 * 2.0 / 0.15
-    assert _meets_beam_line(r[0], z[0], r[1], z[1], inv_2R, 50.0)
-    assert not _meets_beam_line(r[0], z[0], r[1], z[1], 0.0, 50.0)
+    s0, s1 = arc_length(r[0], inv_2R), arc_length(r[1], inv_2R)
+    assert _meets_beam_line(r[0], z[0], s0, r[1], z[1], s1, 50.0)
+    assert not _meets_beam_line(r[0], z[0], r[0], r[1], z[1], r[1], 50.0)
     ptr, hits = np.array([0, 5]), np.arange(5)
     assert abs(track_z0(ptr, hits, r, z, x, y)[0]) < 1.0
     assert abs(track_z0(ptr, hits, r, z)[0]) > 150

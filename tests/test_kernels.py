@@ -98,7 +98,8 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
                    table=TRACKML) -> set[tuple[int, int]]:
     """Every hit pair (i, j) on two layers that passes the documented seeding cuts; pure Python.
 
-    |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)];
+    |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)]
+    (asin of 1 beyond the lowest pT's half turn, r > 2R: a stiffer track still reaches there);
     the segment passes at most ``max_layer_gap - 1`` layers without a hit (:func:`brute_step`);
     z0 somewhere between the straight r-z line's and the lowest-pT helix's (z linear in the arc
     length 2R asin(r / 2R)) within the window.
@@ -133,7 +134,8 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
                 dphi -= 2 * math.pi
             while dphi < -math.pi:
                 dphi += 2 * math.pi
-            window = (math.asin(r[j] / (2 * R)) - math.asin(r[i] / (2 * R)) + cfg.phi_tolerance
+            window = (math.asin(min(r[j] / (2 * R), 1.0)) - math.asin(min(r[i] / (2 * R), 1.0))
+                      + cfg.phi_tolerance
                       + d0_max * (1 / r[i] - 1 / r[j]))
             if abs(dphi) > window:
                 continue
@@ -169,7 +171,8 @@ def brute_doublets_numpy(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig 
                 ok &= (np.minimum(z0_line, z0_helix) <= z0_max) & (
                     np.maximum(z0_line, z0_helix) >= -z0_max)
                 dphi = np.remainder(phi[None, jj] - phi[ii, None] + np.pi, 2 * np.pi) - np.pi
-                window = (np.arcsin(r[None, jj] / (2 * R)) - np.arcsin(r[ii, None] / (2 * R))
+                window = (np.arcsin(np.minimum(r[None, jj] / (2 * R), 1.0))
+                          - np.arcsin(np.minimum(r[ii, None] / (2 * R), 1.0))
                           + cfg.phi_tolerance + d0_max * (1 / r[ii, None] - 1 / r[None, jj]))
                 ok &= np.abs(dphi) <= window
             a, b = np.nonzero(ok)
@@ -195,6 +198,11 @@ DOUBLET_CONFIGS = {  # (seeding cuts, luminous region)
     "tight": (DoubletConfig(min_pt=2.0, phi_tolerance=0.0, field_tesla=2.5),
               BeamSpotConfig(z0_max=30.0, doublet_z0_margin=20.0, estimate=False)),
     "d0": (DoubletConfig(), BeamSpotConfig(z0_max=50.0, estimate=False, d0_max=2.5)),
+    # The low-pT passes: outer hits beyond the lowest pT's half turn (r > 2R = 500 mm) bound
+    # the binned search differently (qtrack.model.doublets._outer_range).
+    "low-pt": (DoubletConfig(min_pt=0.15), BeamSpotConfig(z0_max=200.0, estimate=False)),
+    "displaced": (DoubletConfig(min_pt=0.4), BeamSpotConfig(z0_max=200.0, estimate=False,
+                                                             d0_max=20.0)),
 }
 
 
@@ -217,7 +225,8 @@ def test_doublets_match_pure_python_on_a_phi_wedge(event, cfg_name, wedge):
         assert (dphi > np.pi).any()
 
 
-@pytest.mark.parametrize("cfg_name", [c for c in DOUBLET_CONFIGS if c in ("default", "loose", "d0")])
+@pytest.mark.parametrize("cfg_name", [c for c in DOUBLET_CONFIGS
+                                      if c in ("default", "loose", "d0", "low-pt")])
 def test_doublets_match_all_pairs_on_the_whole_event(event, cfg_name):
     cfg, bs = DOUBLET_CONFIGS[cfg_name]
     d = build_doublets(event.x, event.y, event.z, event.layer, event.layers, cfg, bs)
@@ -230,12 +239,15 @@ def test_doublets_match_all_pairs_on_the_whole_event(event, cfg_name):
 def test_doublets_are_sorted_and_point_outwards(event):
     d = build_doublets(event.x, event.y, event.z, event.layer, event.layers)
     # Sorted by inner hit (the triplet kernel walks the doublets leaving a hit as one range), then
-    # by R-Z angle, as the Doublets docstring says.
+    # by step, then by R-Z angle, as the Doublets docstring says.
     assert (np.diff(d.inner) >= 0).all()
     r, z = event.r, event.z
     angle = np.arctan2(z[d.outer] - z[d.inner], r[d.outer] - r[d.inner])
     same = d.inner[1:] == d.inner[:-1]
+    assert (np.diff(d.step.astype(int))[same] >= 0).all()
+    same &= d.step[1:] == d.step[:-1]
     assert (np.diff(angle)[same] >= 0).all()
+    assert (d.step == 2).any()
     assert (r[d.outer] > r[d.inner]).all()
 
 

@@ -26,9 +26,10 @@ from .scattering import GEV_PER_TESLA_MM
 class Doublets:
     """Doublets as two hit-index arrays; inner is the hit met first along the track.
 
-    Sorted by inner hit, then by the doublet's R-Z angle, so that the doublets leaving a hit that
-    continue a given direction are one contiguous, binary-searchable range. ``step`` is the layer
-    graph's step between the two hits' layers (1 = consecutive layers, 2 = one layer missed).
+    Sorted by inner hit, then by ``step``, then by the doublet's R-Z angle, so that the doublets
+    leaving a hit with a given step that continue a given direction are one contiguous,
+    binary-searchable range. ``step`` is the layer graph's step between the two hits' layers
+    (1 = consecutive layers, 2 = one layer missed).
     """
 
     inner: np.ndarray
@@ -58,13 +59,13 @@ def arc_length(r, inv_2R):
 
 
 @njit(cache=True)
-def _meets_beam_line(ri, zi, rj, zj, inv_2R, z0_max):
+def _meets_beam_line(ri, zi, si, rj, zj, sj, z0_max):
     # Along a helix z is linear in the arc length, not in r: a low-pT track's straight r-z line
     # misses its origin by hundreds of mm deep in the endcap. From a doublet alone the curvature
     # is unknown, so the doublet passes when some curvature up to the lowest pT's (z0 moves
     # monotonically with it, between the straight line's and that helix's) meets the window.
+    # si, sj: the hits' arc lengths on that helix (:func:`arc_length`).
     z0_line = zi - ri * (zj - zi) / (rj - ri)
-    si, sj = arc_length(ri, inv_2R), arc_length(rj, inv_2R)
     z0_helix = zi - si * (zj - zi) / (sj - si) if sj > si else z0_line
     return min(z0_line, z0_helix) <= z0_max and max(z0_line, z0_helix) >= -z0_max
 
@@ -85,28 +86,69 @@ def crosses_layer(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
     return z_min[l] <= zl <= z_max[l]
 
 
+@njit(cache=True)
+def _bin_of(u, u0, inv_width, n_bins):
+    # Clamped as a float: int() of an infinite bound is undefined.
+    return int(min(max(np.floor((u - u0) * inv_width), 0.0), n_bins - 1.0))
+
+
+@njit(cache=True)
+def _outer_range(ri, zi, si, lo, is_disk, r_lo, r_hi, z_lo, z_hi, inv_2R, z0_max):
+    # The interval of the outer layer's along coordinate (z on a barrel, r on a disk) where a
+    # doublet from hit i can meet the beam line (:func:`_meets_beam_line`). Along the track,
+    # z_j = z_i t + z0 (1 - t), where t lies between the chord-radius ratio r_j / r_i and the
+    # lowest pT's arc-length ratio s_j / s_i (the larger one, unless s_j is capped at the half
+    # turn). A bound, never a cut: every doublet is still tested exactly. r_lo..z_hi: the layers'
+    # hit extents.
+    if not is_disk[lo]:
+        t_lo, t_hi = r_lo[lo] / ri, r_hi[lo] / ri
+        if inv_2R > 0.0:
+            t_lo = min(t_lo, arc_length(r_lo[lo], inv_2R) / si)
+            t_hi = max(t_hi, arc_length(r_hi[lo], inv_2R) / si)
+        a, b = np.inf, -np.inf
+        for t in (t_lo, t_hi):
+            for z0 in (-z0_max, z0_max):
+                zj = zi * t + z0 * (1.0 - t)
+                a, b = min(a, zj), max(b, zj)
+        return a, b
+    if abs(zi) <= z0_max:
+        return -np.inf, np.inf
+    t_lo, t_hi = np.inf, 0.0
+    for zl in (z_lo[lo], z_hi[lo]):
+        for z0 in (-z0_max, z0_max):
+            t = (zl - z0) / (zi - z0)
+            t_lo, t_hi = min(t_lo, t), max(t_hi, t)
+    if inv_2R <= 0.0:
+        return t_lo * ri, t_hi * ri
+    if ri * inv_2R >= 1.0:
+        return 0.0, np.inf
+    # Below the half turn: r_j <= t r_i on the chord and s_j >= t s_i on the helix. Beyond it
+    # s_j stays at the half turn's, and every r_j passes if that ratio is inside [t_lo, t_hi].
+    r_far = t_hi * ri if 0.5 * np.pi / inv_2R > t_hi * si else np.inf
+    return np.sin(min(t_lo * si * inv_2R, 0.5 * np.pi)) / inv_2R, r_far
+
+
 @njit(cache=True, nogil=True)
-def _doublet_kernel(row_lo, row_hi, rank, order, layer_start, phi, r, z, pair_ptr, pairs,
-                    between_ptr, between, is_disk, pos, r_min, r_max, z_min, z_max, r_out_max,
-                    max_gap, inv_2R, phi_tol, d0_max, z0_max, cot_max, out_inner, out_outer,
-                    out_step, out_rz):
+def _doublet_kernel(row_lo, row_hi, rank, order, hit_layer, bin_start, n_bins, u0, inv_width,
+                    u_min, u_max, r_lo, r_hi, z_lo, z_hi, phi, r, z, arc, turn, pair_ptr, pairs,
+                    between_ptr, between, is_disk, pos, r_min, r_max, z_min, z_max, r_out_max, max_gap, inv_2R,
+                    phi_tol, d0_max, z0_max, cot_max, out_inner, out_outer, out_step, out_rz):
     # Rows are hits in their original order; ``rank`` places them among the hits sorted by
-    # (layer, phi), where the outer hits of a phi window are one binary-searched range. Each
-    # hit's doublets come out together, sorted by R-Z angle then outer hit: the order the
-    # triplets need, with no sort of all the doublets afterwards.
+    # (layer, bin of the along coordinate, phi): the outer hits a doublet can reach are a few
+    # bins, and in each the phi window is one binary-searched range. Each hit's doublets come
+    # out together, sorted by step, then R-Z angle, then outer hit: the order the triplets
+    # need, with no sort of all the doublets afterwards.
     n = 0
     for h in range(row_lo, row_hi):
         i = rank[h]
         ri = r[i]
         zi = z[i]
+        si = arc[i]
         start = n
-        li = 0
-        while layer_start[li + 1] <= i:
-            li += 1
+        li = hit_layer[i]
         for p in range(pair_ptr[li], pair_ptr[li + 1]):
             lo = pairs[p, 1]
-            b0, b1 = layer_start[lo], layer_start[lo + 1]
-            if b0 == b1:
+            if bin_start[lo * n_bins] == bin_start[(lo + 1) * n_bins]:
                 continue
             # On an outer disk, the z0 window bounds the radius a track from i can reach there.
             r_reach = r_out_max[lo]
@@ -118,61 +160,80 @@ def _doublet_kernel(row_lo, row_hi, rank, order, layer_start, phi, r, z, pair_pt
                 r_reach = min(r_reach, reach)
                 if r_reach <= ri:
                     continue
+            u_a, u_b = _outer_range(ri, zi, si, lo, is_disk, r_lo, r_hi, z_lo, z_hi, inv_2R,
+                                    z0_max)
+            # Rounding of the bound against the exact tests below.
+            u_a -= 1e-6 * abs(u_a) + 1e-3
+            u_b += 1e-6 * abs(u_b) + 1e-3
+            if u_a > u_max[lo] or u_b < u_min[lo]:
+                continue
             bend_i = _bend(ri, inv_2R) - phi_tol - d0_max / ri
-            # Both the bend and the d0 term grow with r_out: the farthest reach bounds the window.
-            window = _bend(r_reach, inv_2R) - d0_max / r_reach - bend_i
-            lo_phi = phi[i] - window
-            hi_phi = phi[i] + window
-            # Up to two ranges in the sorted phi array when the window wraps around +-pi.
-            for k in range(2):
-                if k == 0:
-                    lo_k, hi_k = max(lo_phi, -np.pi), min(hi_phi, np.pi)
-                elif lo_phi < -np.pi:
-                    lo_k, hi_k = lo_phi + 2 * np.pi, np.pi
-                elif hi_phi > np.pi:
-                    lo_k, hi_k = -np.pi, hi_phi - 2 * np.pi
-                else:
-                    break
-                j0 = b0 + np.searchsorted(phi[b0:b1], lo_k)
-                j1 = b0 + np.searchsorted(phi[b0:b1], hi_k, side="right")
-                for j in range(j0, j1):
-                    # The layer pair orders the hits along the track; a track from the beam line
-                    # also moves away from it (first half turn), on disks as in the barrel.
-                    dr = r[j] - ri
-                    if dr <= 0.0:
-                        continue
-                    dz = z[j] - zi
-                    if abs(dz) > cot_max * dr:
-                        continue
-                    if not _meets_beam_line(ri, zi, r[j], z[j], inv_2R, z0_max):
-                        continue
-                    dphi = phi[j] - phi[i]
-                    if dphi > np.pi:
-                        dphi -= 2 * np.pi
-                    elif dphi < -np.pi:
-                        dphi += 2 * np.pi
-                    if abs(dphi) > _bend(r[j], inv_2R) - d0_max / r[j] - bend_i:
-                        continue
-                    # Layers this doublet passes through without a hit: its own step.
-                    step = 1
-                    for q in range(between_ptr[p], between_ptr[p + 1]):
-                        if crosses_layer(between[q], ri, zi, r[j], z[j], is_disk, pos, r_min,
-                                         r_max, z_min, z_max):
-                            step += 1
-                    if step > max_gap:
-                        continue
-                    if n < len(out_inner):
-                        out_inner[n] = h
-                        out_outer[n] = order[j]
-                        out_step[n] = step
-                        out_rz[n] = np.arctan2(dz, dr)
-                    n += 1
+            for k_bin in range(_bin_of(u_a, u0[lo], inv_width[lo], n_bins),
+                               _bin_of(u_b, u0[lo], inv_width[lo], n_bins) + 1):
+                b0 = bin_start[lo * n_bins + k_bin]
+                b1 = bin_start[lo * n_bins + k_bin + 1]
+                if b0 == b1:
+                    continue
+                # Both the bend and the d0 term grow with r_out: the farthest reach bounds the
+                # window (on a disk, the bin's outer edge).
+                r_far = r_reach
+                if is_disk[lo] and inv_width[lo] > 0.0:
+                    r_far = min(r_far, u0[lo] + (k_bin + 1) / inv_width[lo])
+                window = _bend(r_far, inv_2R) - d0_max / r_far - bend_i
+                lo_phi = phi[i] - window
+                hi_phi = phi[i] + window
+                # Up to two ranges in the sorted phi array when the window wraps around +-pi.
+                for k in range(2):
+                    if k == 0:
+                        lo_k, hi_k = max(lo_phi, -np.pi), min(hi_phi, np.pi)
+                    elif lo_phi < -np.pi:
+                        lo_k, hi_k = lo_phi + 2 * np.pi, np.pi
+                    elif hi_phi > np.pi:
+                        lo_k, hi_k = -np.pi, hi_phi - 2 * np.pi
+                    else:
+                        break
+                    j0 = b0 + np.searchsorted(phi[b0:b1], lo_k)
+                    j1 = b0 + np.searchsorted(phi[b0:b1], hi_k, side="right")
+                    for j in range(j0, j1):
+                        # The layer pair orders the hits along the track; a track from the beam
+                        # line also moves away from it (first half turn), on disks as in the
+                        # barrel.
+                        dr = r[j] - ri
+                        if dr <= 0.0:
+                            continue
+                        dz = z[j] - zi
+                        if abs(dz) > cot_max * dr:
+                            continue
+                        if not _meets_beam_line(ri, zi, si, r[j], z[j], arc[j], z0_max):
+                            continue
+                        dphi = phi[j] - phi[i]
+                        if dphi > np.pi:
+                            dphi -= 2 * np.pi
+                        elif dphi < -np.pi:
+                            dphi += 2 * np.pi
+                        if abs(dphi) > turn[j] - bend_i:
+                            continue
+                        # Layers this doublet passes through without a hit: its own step.
+                        step = 1
+                        for q in range(between_ptr[p], between_ptr[p + 1]):
+                            if crosses_layer(between[q], ri, zi, r[j], z[j], is_disk, pos, r_min,
+                                             r_max, z_min, z_max):
+                                step += 1
+                        if step > max_gap:
+                            continue
+                        if n < len(out_inner):
+                            out_inner[n] = h
+                            out_outer[n] = order[j]
+                            out_step[n] = step
+                            out_rz[n] = np.arctan2(dz, dr)
+                        n += 1
         if n <= len(out_inner):
-            # Insertion sort of this hit's few doublets by (R-Z angle, outer hit).
+            # Insertion sort of this hit's few doublets by (step, R-Z angle, outer hit).
             for a in range(start + 1, n):
                 o, s, a_rz = out_outer[a], out_step[a], out_rz[a]
                 b = a - 1
-                while b >= start and (out_rz[b] > a_rz or (out_rz[b] == a_rz and out_outer[b] > o)):
+                while b >= start and (out_step[b] > s or (out_step[b] == s and (
+                        out_rz[b] > a_rz or (out_rz[b] == a_rz and out_outer[b] > o)))):
                     out_outer[b + 1] = out_outer[b]
                     out_step[b + 1] = out_step[b]
                     out_rz[b + 1] = out_rz[b]
@@ -210,6 +271,38 @@ def z0_window(beamspot: BeamSpotConfig) -> float:
     return beamspot.z0_max + beamspot.doublet_z0_margin
 
 
+@njit(cache=True)
+def _arc_lengths(r, inv_2R):
+    out = np.empty(len(r))
+    for k in range(len(r)):
+        out[k] = arc_length(r[k], inv_2R)
+    return out
+
+
+@njit(cache=True)
+def _bends(r, inv_2R):
+    out = np.empty(len(r))
+    for k in range(len(r)):
+        out[k] = _bend(r[k], inv_2R)
+    return out
+
+
+#: Bins per layer of the along coordinate the outer hits are searched in. The (t, z0) bound of
+#: :func:`_outer_range` spans a few of them on the strip layers; more bins cost more binary
+#: searches per inner hit than they save candidates.
+ALONG_BINS = 16
+
+
+def _extent(v: np.ndarray, layer: np.ndarray, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest ``v`` of each layer's hits (0, 0 for a layer without hits)."""
+    lo, hi = np.full(n_layers, np.inf), np.full(n_layers, -np.inf)
+    np.minimum.at(lo, layer, v)
+    np.maximum.at(hi, layer, v)
+    empty = lo > hi
+    lo[empty], hi[empty] = 0.0, 0.0
+    return lo, hi
+
+
 def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarray,
                    layers: LayerTable, config: DoubletConfig = DoubletConfig(),
                    beamspot: BeamSpotConfig = BeamSpotConfig(), threads: int = 1) -> Doublets:
@@ -217,22 +310,37 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     found by ``threads`` threads (the doublets do not depend on it)."""
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
-    order = np.lexsort((phi, layer))
+    n_layers = len(layers)
+    disk = layers.is_disk
+    # Each layer's hits in ALONG_BINS bins of their along coordinate (z on a barrel, r on a
+    # disk), then by phi.
+    u = np.where(disk[layer], r, z)
+    u_min, u_max = _extent(u, layer, n_layers)
+    r_lo, r_hi = _extent(r, layer, n_layers)
+    z_lo, z_hi = _extent(z, layer, n_layers)
+    span = u_max - u_min
+    inv_width = np.where(span > 0, ALONG_BINS / np.where(span > 0, span, 1.0), 0.0)
+    key = layer * ALONG_BINS + np.clip(np.floor((u - u_min[layer]) * inv_width[layer]), 0,
+                                       ALONG_BINS - 1).astype(np.int64)
+    order = np.lexsort((phi, key))
     rank = np.empty(len(x), dtype=np.int64)
     rank[order] = np.arange(len(x))
-    layer_start = np.searchsorted(layer[order], np.arange(len(layers) + 1)).astype(np.int64)
+    bin_start = np.searchsorted(key[order], np.arange(n_layers * ALONG_BINS + 1)).astype(np.int64)
     graph = graph_of(layers, config)
     pairs = graph.pairs(config.max_layer_gap)
     pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
-    pair_ptr = np.searchsorted(pairs[:, 0], np.arange(len(layers) + 1)).astype(np.int64)
+    pair_ptr = np.searchsorted(pairs[:, 0], np.arange(n_layers + 1)).astype(np.int64)
     between_ptr, between = graph.between(pairs)
-    r_out_max = np.zeros(len(layers))
-    np.maximum.at(r_out_max, layer, r)
     inv_2R = 0.5 * min_pt_curvature(config.min_pt, config.field_tesla)
     cot_max = float(np.sinh(config.eta_max))
-    args = (rank, order, layer_start, phi[order], r[order], z[order], pair_ptr, pairs,
-            between_ptr, between, layers.is_disk, layers.position, layers.r_min, layers.r_max,
-            layers.z_min, layers.z_max, r_out_max, config.max_layer_gap, inv_2R,
+    # Per hit, once: its arc length on the lowest pT's helix, and the azimuth that helix (and an
+    # impact parameter up to d0_max) can turn by up to it.
+    arc = _arc_lengths(r, inv_2R)
+    turn = _bends(r, inv_2R) - beamspot.d0_max / r
+    args = (rank, order, layer[order].astype(np.int64), bin_start, ALONG_BINS, u_min, inv_width,
+            u_min, u_max, r_lo, r_hi, z_lo, z_hi, phi[order], r[order], z[order],
+            arc[order], turn[order], pair_ptr, pairs, between_ptr, between, disk, layers.position, layers.r_min, layers.r_max,
+            layers.z_min, layers.z_max, np.maximum(r_hi, 0.0), config.max_layer_gap, inv_2R,
             config.phi_tolerance, beamspot.d0_max, z0_window(beamspot), cot_max)
     # About 35 doublets per hit at pile-up 200, 15 in the barrel-only event 1000.
     inner, outer, step, rz = sized_pass(_doublet_kernel, args,
