@@ -6,10 +6,11 @@ its lowest energy. How the sampler is called follows its :class:`~qtrack.sampler
 
 * samplers that ``pack`` get every component in one call (a call per component would cost more in
   Python overhead than in annealing); the others get one call per component;
-* samplers that ``split_reads`` have their reads split into :data:`READ_CALLS` calls, each with
-  its own seed, spawned from ``(seed, call, part)``; with ``threads`` those calls share the
-  threads out. The split is fixed, so neither the number of threads nor their timing can change
-  the answer: one seed, one answer.
+* samplers that ``split_reads`` (local ones) have their work split into :data:`READ_CALLS` calls:
+  their components in groups of about equal size, or, when one component outweighs the rest,
+  their reads. Each call has its own seed, spawned from ``(seed, call, part)``; with ``threads``
+  the calls share the threads out. The split depends on the QUBO alone, so neither the number of
+  threads nor their timing can change the answer: one seed, one answer.
 
 :func:`solve_qubo` works on arrays (what the pipeline holds); :class:`ComponentComposite` is the
 same thing as a ``dimod`` composite over any child sampler and any BQM.
@@ -38,11 +39,13 @@ class Solution:
     #: 0/1 per variable: the best read of every component.
     state: np.ndarray
     energy: float
-    #: Every call's answer, as dimod returned it.
+    #: Every call's answer, as dimod returned it, over local labels 0..k-1.
     samplesets: list[dimod.SampleSet]
     n_components: int
     largest_component: int
     info: dict = field(default_factory=dict)
+    #: Per sample set, the QUBO variable of each local label.
+    variables: list[np.ndarray] = field(default_factory=list)
 
     def to_sampleset(self) -> dimod.SampleSet:
         """The selected state as a one-row SampleSet over the QUBO's variables."""
@@ -95,10 +98,32 @@ def sample_kwargs(sampler: dimod.Sampler, capabilities: Capabilities, config: So
     return {k: v for k, v in wanted.items() if k in sampler.parameters}
 
 
-#: Calls the reads of one model are split into, so that two threads share them. Not more: every
-#: call sets the model up again in the sampler (neal: 2.6 s for the 225k variables and 3.9M
-#: couplers of a pile-up 200 event, more than 250 sweeps of one read).
+#: Calls a sampler's work is split into, so that two threads share it: its components in two
+#: groups of about equal size, each with all the reads; or, when one component outweighs the
+#: rest, its reads. Not more: every call sets its model up in the sampler (neal: 2.8 s for the
+#: 231k variables and 4.0M couplers of a pile-up 200 event's first pass, as long as 250 sweeps of
+#: one read), and the groups split that set-up where split reads repeat it.
 READ_CALLS = 2
+
+
+def _balanced_groups(qubo: Qubo, labels: np.ndarray, sizes: np.ndarray, n_groups: int):
+    """The variables in ``n_groups`` groups of whole components with about equal numbers of
+    variables and couplers (largest component first, each into the lightest group), or None when
+    one group would hold over three quarters of them."""
+    n_comp = len(sizes)
+    if n_comp < n_groups:
+        return None
+    weight = sizes + np.bincount(labels[qubo.irow], minlength=n_comp)
+    load = np.zeros(n_groups)
+    group = np.empty(n_comp, dtype=np.int64)
+    for c in np.argsort(-weight, kind="stable"):
+        g = int(np.argmin(load))
+        group[c] = g
+        load[g] += weight[c]
+    if load.max() > 0.75 * load.sum():
+        return None
+    of_variable = group[labels]
+    return [np.flatnonzero(of_variable == g) for g in range(n_groups)]
 
 
 def _seed(seed: int, call: int, read: int) -> int:
@@ -146,7 +171,11 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
     largest = int(sizes.max()) if n else 0
     check_size(caps, largest, what)
 
-    if caps.pack or not n:
+    reads = config.num_reads if caps.split_reads and "num_reads" in sampler.parameters else 0
+    groups = _balanced_groups(qubo, labels, sizes, READ_CALLS) if caps.pack and reads else None
+    if groups is not None:
+        calls = groups
+    elif caps.pack or not n:
         calls = [np.arange(n)] if n else []
     else:
         by_comp = np.argsort(labels, kind="stable")
@@ -155,15 +184,23 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
     for variables in calls:
         local[variables] = np.arange(len(variables))
     edge_comp = labels[qubo.irow] if n else np.zeros(0, dtype=np.int64)
-    if caps.pack:
+    if groups is not None:
+        call_of = np.empty(n_comp, dtype=np.int64)
+        for k, variables in enumerate(calls):
+            call_of[labels[variables]] = k
+        by_edge = np.argsort(call_of[edge_comp], kind="stable")
+        edges = np.split(by_edge, np.cumsum(np.bincount(call_of[edge_comp],
+                                                        minlength=len(calls)))[:-1])
+    elif caps.pack:
         edges = [np.arange(len(qubo.irow))] if n else []
     else:
         by_edge = np.argsort(edge_comp, kind="stable")
         edges = np.split(by_edge, np.cumsum(np.bincount(edge_comp, minlength=n_comp))[:-1])
     beta_range = config.beta_range or auto_beta_range(qubo)
-    reads = config.num_reads if caps.split_reads and "num_reads" in sampler.parameters else 0
-    parts = [len(p) for p in np.array_split(np.arange(reads), min(reads, READ_CALLS))] if reads \
-        else [0]
+    # Reads are split between calls only when the components are not.
+    split = reads and groups is None
+    parts = [len(p) for p in np.array_split(np.arange(reads), min(reads, READ_CALLS))] if split \
+        else [reads]
     tasks = [(k, part) for k in range(len(calls)) for part in range(len(parts))]
 
     # One model per call group, shared by its reads (samplers do not modify what they sample).
@@ -209,7 +246,8 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
         from .samplers.dwave.resources import merge_resources
 
         info["resources"] = merge_resources(reports)
-    return Solution(state, qubo.energy(state), samplesets, int(n_comp), largest, info)
+    return Solution(state, qubo.energy(state), samplesets, int(n_comp), largest, info,
+                    list(calls))
 
 
 class ComponentComposite(dimod.ComposedSampler):

@@ -10,17 +10,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .model.kernels import unique_ints
+from .model.kernels import bin_hits, bin_of, unique_ints
 from .tracks import Tracks
 
 
-@njit(cache=True)
-def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, tol, max_s,
-                       other_tracks, best_track, best_d):
-    # For every hit of every track: hits on the same layer close to the track's local direction
-    # (from its neighbours on the track) are the other module of an overlap. Candidates are the
-    # unassigned hits, or with ``other_tracks`` the hits of the other tracks.
-    for k in range(len(ptr) - 1):
+@njit(cache=True, nogil=True)
+def _double_hit_kernel(k_lo, k_hi, ptr, hits, track_of, bin_start, n_bins, u0, inv_width, phi, x,
+                       y, z, along, layer, tol, max_s, other_tracks, best_track, best_d):
+    # For every hit of tracks k_lo..k_hi: hits on the same layer close to the track's local
+    # direction (from its neighbours on the track) are the other module of an overlap.
+    # Candidates are the unassigned hits, or with ``other_tracks`` the hits of the other tracks;
+    # a candidate within tol of the direction and max_s along it is within max_s + tol of the
+    # hit in the along coordinate too: a few bins of the layer.
+    for k in range(k_lo, k_hi):
         a, b = ptr[k], ptr[k + 1]
         for m in range(a, b):
             h = hits[m]
@@ -31,54 +33,85 @@ def _double_hit_kernel(ptr, hits, track_of, layer_start, phi, x, y, z, layer, to
                 continue
             tx, ty, tz = tx / norm, ty / norm, tz / norm
             lay = layer[h]
-            l0, l1 = layer_start[lay], layer_start[lay + 1]
-            rh = np.hypot(x[h], y[h])
-            window = min((max_s + tol[lay]) / max(rh, 1.0), np.pi)
-            for side in range(3):
-                lo, hi = phi[h] - window, phi[h] + window
-                if side == 1:
-                    if lo >= -np.pi:
-                        continue
-                    lo, hi = lo + 2 * np.pi, np.pi
-                elif side == 2:
-                    if hi <= np.pi:
-                        continue
-                    lo, hi = -np.pi, hi - 2 * np.pi
-                else:
-                    lo, hi = max(lo, -np.pi), min(hi, np.pi)
-                j0 = l0 + np.searchsorted(phi[l0:l1], lo)
-                j1 = l0 + np.searchsorted(phi[l0:l1], hi, side="right")
-                for j in range(j0, j1):
-                    c = j
-                    if c == h or (track_of[c] == k + 1 if other_tracks else track_of[c] != 0):
-                        continue
-                    dx, dy, dz = x[c] - x[h], y[c] - y[h], z[c] - z[h]
-                    s = dx * tx + dy * ty + dz * tz
-                    if abs(s) > max_s:
-                        continue
-                    ex, ey, ez = dx - s * tx, dy - s * ty, dz - s * tz
-                    d = np.sqrt(ex * ex + ey * ey + ez * ez)
-                    if d <= tol[lay] and d < best_d[c]:
-                        best_d[c] = d
-                        best_track[c] = k
+            rh = np.sqrt(x[h] * x[h] + y[h] * y[h])
+            reach = max_s + tol[lay]
+            window = min(reach / max(rh, 1.0), np.pi)
+            for k_bin in range(bin_of(along[h] - reach, u0[lay], inv_width[lay], n_bins),
+                               bin_of(along[h] + reach, u0[lay], inv_width[lay], n_bins) + 1):
+                l0 = bin_start[lay * n_bins + k_bin]
+                l1 = bin_start[lay * n_bins + k_bin + 1]
+                for side in range(3):
+                    lo, hi = phi[h] - window, phi[h] + window
+                    if side == 1:
+                        if lo >= -np.pi:
+                            continue
+                        lo, hi = lo + 2 * np.pi, np.pi
+                    elif side == 2:
+                        if hi <= np.pi:
+                            continue
+                        lo, hi = -np.pi, hi - 2 * np.pi
+                    else:
+                        lo, hi = max(lo, -np.pi), min(hi, np.pi)
+                    j0 = l0 + np.searchsorted(phi[l0:l1], lo)
+                    j1 = l0 + np.searchsorted(phi[l0:l1], hi, side="right")
+                    for c in range(j0, j1):
+                        if c == h or (track_of[c] == k + 1 if other_tracks else track_of[c] != 0):
+                            continue
+                        dx, dy, dz = x[c] - x[h], y[c] - y[h], z[c] - z[h]
+                        s = dx * tx + dy * ty + dz * tz
+                        if abs(s) > max_s:
+                            continue
+                        ex, ey, ez = dx - s * tx, dy - s * ty, dz - s * tz
+                        d = np.sqrt(ex * ex + ey * ey + ez * ez)
+                        if d <= tol[lay] and d < best_d[c]:
+                            best_d[c] = d
+                            best_track[c] = k
 
 
-def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, other_tracks):
+#: Bins per layer of the along coordinate for the overlap search (a few mm to a few cm each).
+OVERLAP_BINS = 64
+
+
+def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, other_tracks,
+                     disk=None, threads: int = 1):
     """Per hit: the track (0-based) whose local direction passes nearest to it within tolerance
     on its layer (-1: none), among tracks other than its own (``other_tracks``) or, for hits on
-    no track, all of them; and that distance (mm)."""
+    no track, all of them; and that distance (mm). The tracks are shared out to ``threads``
+    threads; the answer does not depend on it."""
     n_hits = len(x)
     phi = np.arctan2(y, x)
-    order = np.lexsort((phi, layer))
-    rank = np.empty(n_hits, dtype=np.int64)
-    rank[order] = np.arange(n_hits)
-    layer_start = np.searchsorted(layer[order], np.arange(len(tolerance) + 1)).astype(np.int64)
-    best_track = np.full(n_hits, -1, dtype=np.int64)
-    best_d = np.full(n_hits, np.inf)
-    _double_hit_kernel(tracks.ptr, rank[tracks.hits], tracks.track_of_hit(n_hits)[order],
-                       layer_start, phi[order], x[order], y[order], z[order], layer[order],
-                       np.asarray(tolerance, dtype=np.float64), float(max_along),
-                       bool(other_tracks), best_track, best_d)
+    # Any coordinate bounds the search (a match is within max_along + tol in 3D); the one
+    # along the layer's surface bounds it best.
+    along = z if disk is None else np.where(np.asarray(disk)[layer], np.hypot(x, y), z)
+    binned = bin_hits(along, phi, layer, len(tolerance), OVERLAP_BINS)
+    order = binned.order
+    track_of = tracks.track_of_hit(n_hits)[order]
+    args = (tracks.ptr, binned.rank[tracks.hits], track_of, binned.start, OVERLAP_BINS,
+            binned.u_min, binned.inv_width, phi[order], x[order], y[order], z[order],
+            along[order], layer[order], np.asarray(tolerance, dtype=np.float64),
+            float(max_along), bool(other_tracks))
+    # Each thread keeps its own nearest track per hit; merged in track order, so that ties go to
+    # the lower track as in one pass.
+    bounds = np.linspace(0, len(tracks), max(1, threads) + 1).astype(np.int64)
+
+    def run(part):
+        best_track = np.full(n_hits, -1, dtype=np.int64)
+        best_d = np.full(n_hits, np.inf)
+        _double_hit_kernel(int(bounds[part]), int(bounds[part + 1]), *args, best_track, best_d)
+        return best_track, best_d
+
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="qtrack-overlap") as pool:
+            parts = list(pool.map(run, range(threads)))
+    else:
+        parts = [run(0)]
+    best_track, best_d = parts[0]
+    for t, d in parts[1:]:
+        nearer = d < best_d
+        best_track = np.where(nearer, t, best_track)
+        best_d = np.where(nearer, d, best_d)
     out = np.empty(n_hits, dtype=np.int64)
     out[order] = best_track
     distance = np.empty(n_hits)
@@ -94,16 +127,19 @@ def _regroup(tracks: "Tracks", track: np.ndarray, hit: np.ndarray, n_tracks: int
 
 
 def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
-                        layer: np.ndarray, tolerance: np.ndarray, max_along: float) -> "Tracks":
+                        layer: np.ndarray, tolerance: np.ndarray, max_along: float,
+                        disk: np.ndarray | None = None, threads: int = 1) -> "Tracks":
     """Add to every track the hits on the overlapping module of the layers it crosses.
 
     A hit on no track joins the track whose local direction (through the neighbours of its hit
     on the same layer) passes within ``tolerance[layer]`` mm of it, at most ``max_along`` mm
-    from that hit along the track; the nearest such track if several.
+    from that hit along the track; the nearest such track if several. ``disk`` (per layer, is
+    it a disk) narrows the search, and ``threads`` share it; neither changes the answer.
     """
     if len(tracks) == 0 or len(x) == 0:
         return tracks
-    best, dist = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False)
+    best, dist = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False, disk,
+                                  threads)
     added = np.flatnonzero(best >= 0)
     if len(added) == 0:
         return tracks
@@ -121,7 +157,8 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
 
 def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
                           layer: np.ndarray, tolerance: np.ndarray, max_along: float,
-                          min_fraction: float) -> "Tracks":
+                          min_fraction: float, disk: np.ndarray | None = None,
+                          threads: int = 1) -> "Tracks":
     """Merge every track that runs alongside a longer one through the overlapping modules.
 
     Where the modules of a layer overlap, a particle leaves two hits, and two tracks without a
@@ -131,7 +168,7 @@ def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.
     """
     if len(tracks) < 2:
         return tracks
-    best, _ = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True)
+    best, _ = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True, disk, threads)
     lengths = tracks.lengths()
     own = np.repeat(np.arange(len(tracks)), lengths)
     partner = best[tracks.hits]

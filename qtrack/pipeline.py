@@ -330,7 +330,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             solution = pass_solution
         with _stage(timings, "tracks" + suffix) as st:
             tracks = pass_tracks if tracks is None else concat_tracks([tracks, pass_tracks])
-            tracks = _double_hits(tracks, event, config.tracks)
+            tracks = _double_hits(tracks, event, config.tracks, config.solve.threads)
             st["size"] = f"{len(tracks)} tracks"
         passes.append({"min_pt": cfg.doublets.min_pt,
                        "from_beam_line": tracking_pass.from_beam_line,
@@ -366,17 +366,19 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                   passes=passes)
 
 
-def _double_hits(tracks: Tracks, event: Event, config) -> Tracks:
+def _double_hits(tracks: Tracks, event: Event, config, threads: int = 1) -> Tracks:
     """Tracks side by side merged, then the hits on no track next to a track given to it."""
     if not config.double_hits:
         return order_along(tracks, event.r, event.z)
     tolerance = double_hit_tolerance(event.layers)
+    disk = event.layers.is_disk
     tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer, tolerance,
-                                   config.double_hit_max_along, config.merge_fraction)
+                                   config.double_hit_max_along, config.merge_fraction, disk,
+                                   threads)
     # In order along the particle: a hit's direction comes from its neighbours on the track.
     tracks = order_along(tracks, event.r, event.z)
     tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer, tolerance,
-                                 config.double_hit_max_along)
+                                 config.double_hit_max_along, disk, threads)
     return order_along(tracks, event.r, event.z)
 
 

@@ -47,10 +47,13 @@ def test_each_component_keeps_its_best_read(built):
     cfg = SolveConfig(num_reads=3, num_sweeps=20, seed=2)
     sol = solve_qubo(qubo, SimulatedAnnealingSampler(), cfg)
     n_comp, labels = components(qubo)
-    ss = sol.samplesets[0]
-    order = np.argsort(np.asarray(ss.variables, dtype=np.int64))
-    reads = ss.record.sample[:, order]
-    assert reads.shape[0] == 3
+    # Each call's reads over its own variables, put back on the QUBO's.
+    reads = np.zeros((3, qubo.num_variables), dtype=np.int8)
+    for ss, variables in zip(sol.samplesets, sol.variables):
+        order = np.argsort(np.asarray(ss.variables, dtype=np.int64))
+        assert ss.record.sample.shape == (3, len(variables))
+        reads[:, variables] = ss.record.sample[:, order]
+    assert sorted(np.concatenate(sol.variables).tolist()) == list(range(qubo.num_variables))
     for c in range(n_comp):
         members = labels == c
         sub = Qubo(qubo.linear, qubo.irow, qubo.icol, qubo.quad * members[qubo.irow])

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from ..config import BeamSpotConfig, DoubletConfig
-from .kernels import sized_pass
+from .kernels import bin_hits, bin_of, extent, sized_pass
 from .layers import LayerGraph, LayerTable, layer_graph
 from .scattering import GEV_PER_TESLA_MM
 
@@ -58,7 +58,7 @@ def arc_length(r, inv_2R):
     return np.arcsin(u) / inv_2R if u < 1.0 else 0.5 * np.pi / inv_2R
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _meets_beam_line(ri, zi, si, rj, zj, sj, z0_max):
     # Along a helix z is linear in the arc length, not in r: a low-pT track's straight r-z line
     # misses its origin by hundreds of mm deep in the endcap. From a doublet alone the curvature
@@ -70,7 +70,7 @@ def _meets_beam_line(ri, zi, si, rj, zj, sj, z0_max):
     return min(z0_line, z0_helix) <= z0_max and max(z0_line, z0_helix) >= -z0_max
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def crosses_layer(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
     # Does the straight segment from hit i to hit j cross layer l's surface strictly between them?
     if is_disk[l]:
@@ -84,12 +84,6 @@ def crosses_layer(l, ri, zi, rj, zj, is_disk, pos, r_min, r_max, z_min, z_max):
         return False
     zl = zi + (zj - zi) * (rl - ri) / (rj - ri)
     return z_min[l] <= zl <= z_max[l]
-
-
-@njit(cache=True)
-def _bin_of(u, u0, inv_width, n_bins):
-    # Clamped as a float: int() of an infinite bound is undefined.
-    return int(min(max(np.floor((u - u0) * inv_width), 0.0), n_bins - 1.0))
 
 
 @njit(cache=True)
@@ -168,8 +162,8 @@ def _doublet_kernel(row_lo, row_hi, rank, order, hit_layer, bin_start, n_bins, u
             if u_a > u_max[lo] or u_b < u_min[lo]:
                 continue
             bend_i = _bend(ri, inv_2R) - phi_tol - d0_max / ri
-            for k_bin in range(_bin_of(u_a, u0[lo], inv_width[lo], n_bins),
-                               _bin_of(u_b, u0[lo], inv_width[lo], n_bins) + 1):
+            for k_bin in range(bin_of(u_a, u0[lo], inv_width[lo], n_bins),
+                               bin_of(u_b, u0[lo], inv_width[lo], n_bins) + 1):
                 b0 = bin_start[lo * n_bins + k_bin]
                 b1 = bin_start[lo * n_bins + k_bin + 1]
                 if b0 == b1:
@@ -219,6 +213,8 @@ def _doublet_kernel(row_lo, row_hi, rank, order, hit_layer, bin_start, n_bins, u
                             if crosses_layer(between[q], ri, zi, r[j], z[j], is_disk, pos, r_min,
                                              r_max, z_min, z_max):
                                 step += 1
+                                if step > max_gap:
+                                    break
                         if step > max_gap:
                             continue
                         if n < len(out_inner):
@@ -293,16 +289,6 @@ def _bends(r, inv_2R):
 ALONG_BINS = 16
 
 
-def _extent(v: np.ndarray, layer: np.ndarray, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest and largest ``v`` of each layer's hits (0, 0 for a layer without hits)."""
-    lo, hi = np.full(n_layers, np.inf), np.full(n_layers, -np.inf)
-    np.minimum.at(lo, layer, v)
-    np.maximum.at(hi, layer, v)
-    empty = lo > hi
-    lo[empty], hi[empty] = 0.0, 0.0
-    return lo, hi
-
-
 def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarray,
                    layers: LayerTable, config: DoubletConfig = DoubletConfig(),
                    beamspot: BeamSpotConfig = BeamSpotConfig(), threads: int = 1) -> Doublets:
@@ -315,17 +301,11 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     # Each layer's hits in ALONG_BINS bins of their along coordinate (z on a barrel, r on a
     # disk), then by phi.
     u = np.where(disk[layer], r, z)
-    u_min, u_max = _extent(u, layer, n_layers)
-    r_lo, r_hi = _extent(r, layer, n_layers)
-    z_lo, z_hi = _extent(z, layer, n_layers)
-    span = u_max - u_min
-    inv_width = np.where(span > 0, ALONG_BINS / np.where(span > 0, span, 1.0), 0.0)
-    key = layer * ALONG_BINS + np.clip(np.floor((u - u_min[layer]) * inv_width[layer]), 0,
-                                       ALONG_BINS - 1).astype(np.int64)
-    order = np.lexsort((phi, key))
-    rank = np.empty(len(x), dtype=np.int64)
-    rank[order] = np.arange(len(x))
-    bin_start = np.searchsorted(key[order], np.arange(n_layers * ALONG_BINS + 1)).astype(np.int64)
+    binned = bin_hits(u, phi, layer, n_layers, ALONG_BINS)
+    order, rank = binned.order, binned.rank
+    u_min, u_max = extent(u, layer, n_layers)
+    r_lo, r_hi = extent(r, layer, n_layers)
+    z_lo, z_hi = extent(z, layer, n_layers)
     graph = graph_of(layers, config)
     pairs = graph.pairs(config.max_layer_gap)
     pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
@@ -337,10 +317,10 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     # impact parameter up to d0_max) can turn by up to it.
     arc = _arc_lengths(r, inv_2R)
     turn = _bends(r, inv_2R) - beamspot.d0_max / r
-    args = (rank, order, layer[order].astype(np.int64), bin_start, ALONG_BINS, u_min, inv_width,
-            u_min, u_max, r_lo, r_hi, z_lo, z_hi, phi[order], r[order], z[order],
-            arc[order], turn[order], pair_ptr, pairs, between_ptr, between, disk, layers.position, layers.r_min, layers.r_max,
-            layers.z_min, layers.z_max, np.maximum(r_hi, 0.0), config.max_layer_gap, inv_2R,
+    args = (rank, order, layer[order].astype(np.int64), binned.start, ALONG_BINS, binned.u_min,
+            binned.inv_width, u_min, u_max, r_lo, r_hi, z_lo, z_hi, phi[order], r[order],
+            z[order], arc[order], turn[order], pair_ptr, pairs, between_ptr, between, disk,
+            layers.position, layers.r_min, layers.r_max, layers.z_min, layers.z_max, np.maximum(r_hi, 0.0), config.max_layer_gap, inv_2R,
             config.phi_tolerance, beamspot.d0_max, z0_window(beamspot), cot_max)
     # About 35 doublets per hit at pile-up 200, 15 in the barrel-only event 1000.
     inner, outer, step, rz = sized_pass(_doublet_kernel, args,

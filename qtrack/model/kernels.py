@@ -8,7 +8,10 @@ otherwise, the same outputs either way.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from numba import njit
 
 
 #: Row ranges per kernel call. Fixed, so that the outputs (concatenated in row order) do not
@@ -48,6 +51,58 @@ def sized_pass(kernel, args, dtypes, guess: float, rows: int, threads: int = 1):
     else:
         parts = [run(k) for k in range(CHUNKS)]
     return [np.concatenate([part[i] for part in parts]) for i in range(len(dtypes))]
+
+
+@dataclass(frozen=True)
+class BinnedHits:
+    """Hits sorted by (layer, bin of their along coordinate, phi): the hits of one layer near a
+    point are a few bins, and in each a phi range found by binary search.
+
+    The along coordinate is z on a barrel layer and r on a disk; each layer's hits span
+    ``n_bins`` equal bins of it. Bin ``k`` of layer ``l`` is ``order[start[l * n_bins + k]:
+    start[l * n_bins + k + 1]]``; ``rank`` is each hit's place in ``order``.
+    """
+
+    order: np.ndarray
+    rank: np.ndarray
+    start: np.ndarray
+    n_bins: int
+    #: Per layer: the smallest along coordinate of its hits, and bins per mm.
+    u_min: np.ndarray
+    inv_width: np.ndarray
+
+
+def extent(v: np.ndarray, layer: np.ndarray, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest ``v`` of each layer's hits (0, 0 for a layer without hits)."""
+    lo, hi = np.full(n_layers, np.inf), np.full(n_layers, -np.inf)
+    np.minimum.at(lo, layer, v)
+    np.maximum.at(hi, layer, v)
+    empty = lo > hi
+    lo[empty], hi[empty] = 0.0, 0.0
+    return lo, hi
+
+
+def bin_hits(along: np.ndarray, phi: np.ndarray, layer: np.ndarray, n_layers: int,
+             n_bins: int) -> BinnedHits:
+    """The :class:`BinnedHits` of hits with along coordinates ``along`` (mm)."""
+    u_min, u_max = extent(along, layer, n_layers)
+    span = u_max - u_min
+    inv_width = np.where(span > 0, n_bins / np.where(span > 0, span, 1.0), 0.0)
+    key = layer * n_bins + np.clip(np.floor((along - u_min[layer]) * inv_width[layer]), 0,
+                                   n_bins - 1).astype(np.int64)
+    order = np.lexsort((phi, key))
+    rank = np.empty(len(along), dtype=np.int64)
+    rank[order] = np.arange(len(along))
+    start = np.searchsorted(key[order], np.arange(n_layers * n_bins + 1)).astype(np.int64)
+    return BinnedHits(order, rank, start, n_bins, u_min, inv_width)
+
+
+@njit(cache=True)
+def bin_of(u, u0, inv_width, n_bins):
+    """The bin of along coordinate ``u`` in a layer binned from ``u0`` (:class:`BinnedHits`),
+    clamped to the layer's bins."""
+    # Clamped as a float: int() of an infinite bound is undefined.
+    return int(min(max(np.floor((u - u0) * inv_width), 0.0), n_bins - 1.0))
 
 
 def csr(keys: np.ndarray, n: int) -> np.ndarray:
