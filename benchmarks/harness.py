@@ -169,7 +169,8 @@ def measure(fn: Callable[[], object], repeats: int = 3, warmup: int = 1, keep: b
 # Child processes: peak memory
 
 
-def run_child(argv: Sequence[str], timeout: float | None = None, env: dict | None = None) -> dict:
+def run_child(argv: Sequence[str], timeout: float | None = None, env: dict | None = None,
+              cwd: str | Path | None = None) -> dict:
     """Run ``argv`` and return its exit code, output, wall time and the child's own rusage.
 
     ``maxrss_mb`` is the child's peak resident set size (Linux reports ``ru_maxrss`` in KiB),
@@ -178,7 +179,7 @@ def run_child(argv: Sequence[str], timeout: float | None = None, env: dict | Non
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env, cwd=cwd)
         deadline = None if timeout is None else t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
