@@ -106,24 +106,69 @@ def sample_kwargs(sampler: dimod.Sampler, capabilities: Capabilities, config: So
 READ_CALLS = 2
 
 
-def _balanced_groups(qubo: Qubo, labels: np.ndarray, sizes: np.ndarray, n_groups: int):
-    """The variables in ``n_groups`` groups of whole components with about equal numbers of
-    variables and couplers (largest component first, each into the lightest group), or None when
-    one group would hold over three quarters of them."""
-    n_comp = len(sizes)
-    if n_comp < n_groups:
+@dataclass(frozen=True)
+class _Call:
+    """One ``sample`` call: over the variables of ``groups[group]``, ``reads`` reads (0: the
+    sampler's own setting) of ``sweeps`` sweeps (``None``: the config's); ``part`` tells the
+    calls sharing a group's reads apart (and seeds them)."""
+
+    group: int
+    reads: int
+    sweeps: int | None
+    part: int
+
+
+def _balanced_groups(comps: np.ndarray, weight: np.ndarray, n_groups: int):
+    """Components ``comps`` in ``n_groups`` groups of about equal weight (variables and
+    couplers; heaviest first, each into the lightest group), or None when one group would hold
+    over three quarters of it."""
+    if len(comps) < n_groups:
         return None
-    weight = sizes + np.bincount(labels[qubo.irow], minlength=n_comp)
     load = np.zeros(n_groups)
-    group = np.empty(n_comp, dtype=np.int64)
-    for c in np.argsort(-weight, kind="stable"):
+    members: list[list[int]] = [[] for _ in range(n_groups)]
+    for c in comps[np.argsort(-weight[comps], kind="stable")]:
         g = int(np.argmin(load))
-        group[c] = g
+        members[g].append(c)
         load[g] += weight[c]
     if load.max() > 0.75 * load.sum():
         return None
-    of_variable = group[labels]
-    return [np.flatnonzero(of_variable == g) for g in range(n_groups)]
+    return [np.sort(np.array(m, dtype=np.int64)) for m in members]
+
+
+def _plan(sampler, caps: Capabilities, config: SolveConfig, sizes: np.ndarray,
+          weight: np.ndarray) -> tuple[list[np.ndarray], list[_Call]]:
+    """The groups of components (each group one model) and the calls over them.
+
+    Samplers that cannot ``pack`` get a group per component. Those that ``split_reads`` get
+    :data:`READ_CALLS` calls per class of components: annealers' large components
+    (``config.large_component``) with their own reads and sweeps, and the rest.
+    """
+    n_comp = len(sizes)
+    every = np.arange(n_comp)
+    if not (caps.split_reads and "num_reads" in sampler.parameters):
+        units = [every] if caps.pack else [every[c:c + 1] for c in range(n_comp)]
+        return units, [_Call(g, 0, None, 0) for g in range(len(units))]
+    anneals = caps.solve_settings and "num_sweeps" in sampler.parameters
+    large = sizes >= config.large_component if anneals else np.zeros(n_comp, dtype=bool)
+    groups: list[np.ndarray] = []
+    calls: list[_Call] = []
+    for is_large, reads, sweeps in ((True, config.large_num_reads, config.large_num_sweeps),
+                                    (False, config.num_reads, None)):
+        comps = every[large == is_large]
+        if not len(comps):
+            continue
+        split = _balanced_groups(comps, weight, READ_CALLS) if caps.pack else None
+        if split is not None:
+            calls += [_Call(len(groups) + k, reads, sweeps, 0) for k in range(len(split))]
+            groups += split
+            continue
+        # One component outweighs the rest (or the sampler takes one at a time): its reads
+        # are split instead.
+        for unit in [comps] if caps.pack else [comps[k:k + 1] for k in range(len(comps))]:
+            parts = np.array_split(np.arange(reads), min(reads, READ_CALLS))
+            calls += [_Call(len(groups), len(p), sweeps, k) for k, p in enumerate(parts)]
+            groups.append(unit)
+    return groups, calls
 
 
 def _seed(seed: int, call: int, read: int) -> int:
@@ -171,83 +216,87 @@ def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveCo
     largest = int(sizes.max()) if n else 0
     check_size(caps, largest, what)
 
-    reads = config.num_reads if caps.split_reads and "num_reads" in sampler.parameters else 0
-    groups = _balanced_groups(qubo, labels, sizes, READ_CALLS) if caps.pack and reads else None
-    if groups is not None:
-        calls = groups
-    elif caps.pack or not n:
-        calls = [np.arange(n)] if n else []
-    else:
-        by_comp = np.argsort(labels, kind="stable")
-        calls = np.split(by_comp, np.cumsum(sizes)[:-1])
-    local = np.empty(n, dtype=np.int64)
-    for variables in calls:
-        local[variables] = np.arange(len(variables))
     edge_comp = labels[qubo.irow] if n else np.zeros(0, dtype=np.int64)
-    if groups is not None:
-        call_of = np.empty(n_comp, dtype=np.int64)
-        for k, variables in enumerate(calls):
-            call_of[labels[variables]] = k
-        by_edge = np.argsort(call_of[edge_comp], kind="stable")
-        edges = np.split(by_edge, np.cumsum(np.bincount(call_of[edge_comp],
-                                                        minlength=len(calls)))[:-1])
-    elif caps.pack:
-        edges = [np.arange(len(qubo.irow))] if n else []
-    else:
-        by_edge = np.argsort(edge_comp, kind="stable")
-        edges = np.split(by_edge, np.cumsum(np.bincount(edge_comp, minlength=n_comp))[:-1])
+    weight = sizes + np.bincount(edge_comp, minlength=n_comp)
+    groups, calls = _plan(sampler, caps, config, sizes, weight) if n else ([], [])
+    group_of = np.empty(n_comp, dtype=np.int64)
+    for g, comps in enumerate(groups):
+        group_of[comps] = g
+    of_variable, of_edge = group_of[labels], group_of[edge_comp]
+    variables = np.split(np.argsort(of_variable, kind="stable"),
+                         np.cumsum(np.bincount(of_variable, minlength=len(groups)))[:-1]) \
+        if groups else []
+    edges = np.split(np.argsort(of_edge, kind="stable"),
+                     np.cumsum(np.bincount(of_edge, minlength=len(groups)))[:-1]) \
+        if groups else []
+    local = np.empty(n, dtype=np.int64)
+    for v in variables:
+        local[v] = np.arange(len(v))
     beta_range = config.beta_range or auto_beta_range(qubo)
-    # Reads are split between calls only when the components are not.
-    split = reads and groups is None
-    parts = [len(p) for p in np.array_split(np.arange(reads), min(reads, READ_CALLS))] if split \
-        else [reads]
-    tasks = [(k, part) for k in range(len(calls)) for part in range(len(parts))]
-
-    # One model per call group, shared by its reads (samplers do not modify what they sample).
+    # One model per group, shared by its calls (samplers do not modify what they sample).
     bqms = [dimod.BinaryQuadraticModel.from_numpy_vectors(
         qubo.linear[v], (local[qubo.irow[e]], local[qubo.icol[e]], qubo.quad[e]), 0.0,
-        dimod.BINARY) for v, e in zip(calls, edges)]
+        dimod.BINARY) for v, e in zip(variables, edges)]
+    work = np.array([max(c.reads, 1) * (c.sweeps or config.num_sweeps)
+                     * (len(variables[c.group]) + len(edges[c.group])) for c in calls], dtype=float)
 
-    def run(task):
-        k, part = task
-        variables, bqm = calls[k], bqms[k]
-        kwargs = sample_kwargs(sampler, caps, config, beta_range, _seed(config.seed, k, part))
-        if reads:
-            kwargs["num_reads"] = parts[part]
-        ss = sampler.sample(bqm, **kwargs)
+    def run(k):
+        call = calls[k]
+        kwargs = sample_kwargs(sampler, caps, config, beta_range,
+                               _seed(config.seed, call.group, call.part))
+        if call.reads:
+            kwargs["num_reads"] = call.reads
+        if call.sweeps is not None and "num_sweeps" in kwargs:
+            kwargs["num_sweeps"] = call.sweeps
+        ss = sampler.sample(bqms[call.group], **kwargs)
         ss.resolve()
         if progress is not None:
-            progress(len(variables) / n * (parts[part] / reads if reads else 1.0))
+            progress(work[k] / work.sum())
         return ss
 
-    threads = max(1, min(config.threads, len(tasks))) if caps.threads else 1
+    threads = max(1, min(config.threads, len(calls))) if caps.threads else 1
     pool = ThreadPoolExecutor(threads, thread_name_prefix="qtrack-sample")
+    # Longest calls first, so that the threads finish together; each call's seed is its own,
+    # so the order changes no answer.
+    order = np.argsort(-work, kind="stable")
     try:
-        done = list(pool.map(run, tasks))
+        finished = list(pool.map(run, order))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    per_call = len(parts)
-    samplesets = [dimod.concatenate(done[k * per_call:(k + 1) * per_call]) if per_call > 1
-                  else done[k] for k in range(len(calls))]
+    samplesets: list = [None] * len(calls)
+    for k, ss in zip(order, finished):
+        samplesets[k] = ss
 
+    # Every component takes the read with its lowest energy, from whichever call of its group.
+    best = np.full(n_comp, np.inf)
     state = np.zeros(n, dtype=np.int8)
-    for variables, e, ss in zip(calls, edges, samplesets):
-        rd = _reads_of(ss, len(variables))
-        energies = _component_energies(qubo, variables, local, e, rd, labels, n_comp)
-        best = np.argmin(energies, axis=0)
-        state[variables] = rd[best[labels[variables]], local[variables]]
-    info = {"calls": len(tasks), "time_s": time.perf_counter() - t0}
+    for call, ss in zip(calls, samplesets):
+        v, e, comps = variables[call.group], edges[call.group], groups[call.group]
+        rd = _reads_of(ss, len(v))
+        energies = _component_energies(qubo, v, local, e, rd, labels, n_comp)[:, comps]
+        read = np.argmin(energies, axis=0)
+        low = energies[read, np.arange(len(comps))]
+        better = np.zeros(n_comp, dtype=bool)
+        better[comps[low < best[comps]]] = True
+        best[comps] = np.minimum(best[comps], low)
+        take = better[labels[v]]
+        read_of = np.zeros(n_comp, dtype=np.int64)
+        read_of[comps] = read
+        state[v[take]] = rd[read_of[labels[v[take]]], local[v[take]]]
+    large_groups = {c.group for c in calls if c.sweeps is not None}
+    info = {"calls": len(calls), "time_s": time.perf_counter() - t0,
+            "large_components": int(sum(len(groups[g]) for g in large_groups))}
     if "beta_range" in sampler.parameters and caps.solve_settings:
         info["beta_range"] = list(beta_range)
-    reports = [ss.info["resources"] for ss in done if ss.info.get("resources")]
+    reports = [ss.info["resources"] for ss in samplesets if ss.info.get("resources")]
     if reports:
         from .samplers.dwave.resources import merge_resources
 
         info["resources"] = merge_resources(reports)
     return Solution(state, qubo.energy(state), samplesets, int(n_comp), largest, info,
-                    list(calls))
+                    [variables[c.group] for c in calls])
 
 
 class ComponentComposite(dimod.ComposedSampler):

@@ -170,8 +170,9 @@ def test_config_defaults_are_the_reference():
     m = ModelConfig()
     assert (m.tplet_max_curv, m.tplet_max_drz, m.qplet_max_dcurv, m.qplet_max_strength) == (8e-4, 0.1, 1e-4, -0.2)
     assert (m.min_qplet_path, m.conflict_strength, m.bias_weight) == (2, 1.0, 0.0)
-    # qtrack's own: 4 reads of 250 sweeps, measured as good as the reference's 10 x 1000
-    assert (SolveConfig().num_reads, SolveConfig().num_sweeps) == (4, 250)
+    # qtrack's own: 8 reads of 60 sweeps, one of 500 for giant components (SolveConfig)
+    assert (SolveConfig().num_reads, SolveConfig().num_sweeps) == (8, 60)
+    assert (SolveConfig().large_num_reads, SolveConfig().large_num_sweeps) == (1, 500)
     assert TrackConfig().min_hits == 5
 
 

@@ -62,6 +62,46 @@ def test_each_component_keeps_its_best_read(built):
     assert sol.energy == pytest.approx(qubo.energy(sol.state))
 
 
+def test_large_components_get_long_anneals_and_the_rest_many_reads(built):
+    from dwave.samplers import SimulatedAnnealingSampler
+
+    qubo = built.qubo
+    n_comp, labels = components(qubo)
+    sizes = np.bincount(labels)
+    cut = int(np.sort(sizes)[-2])  # the two largest components (and any as large) are "large"
+    cfg = SolveConfig(num_reads=3, num_sweeps=10, large_component=cut, large_num_reads=2,
+                      large_num_sweeps=40, seed=4)
+    sampler = SimulatedAnnealingSampler()
+    seen = []
+    child = sampler.sample
+
+    def recording(bqm, **kwargs):
+        seen.append((bqm.num_variables, kwargs["num_reads"], kwargs["num_sweeps"]))
+        return child(bqm, **kwargs)
+
+    sampler.sample = recording  # the instance keeps its class, so its capabilities
+    sol = solve_qubo(qubo, sampler, cfg)
+    large = int(sizes[sizes >= cut].sum())
+    # Every variable of the large components is read twice with 40 sweeps, every other one
+    # three times with 10 (in groups or in split reads, as the sizes decide).
+    assert {s[2] for s in seen} == {10, 40}
+    assert sum(s[0] * s[1] for s in seen if s[2] == 40) == 2 * large
+    assert sum(s[0] * s[1] for s in seen if s[2] == 10) == 3 * (qubo.num_variables - large)
+    assert sol.info["large_components"] == np.sum(sizes >= cut) >= 2
+    # Same seed, same answer; and each component still has its best read.
+    assert np.array_equal(solve_qubo(qubo, SimulatedAnnealingSampler(), cfg).state, sol.state)
+    for ss, variables in zip(sol.samplesets, sol.variables):
+        order = np.argsort(np.asarray(ss.variables, dtype=np.int64))
+        for comp in np.unique(labels[variables]):
+            members = labels == comp
+            sub = Qubo(qubo.linear, qubo.irow, qubo.icol, qubo.quad * members[qubo.irow])
+            for row in ss.record.sample[:, order]:
+                read = np.zeros(qubo.num_variables)
+                read[variables] = row
+                assert sub.energy(np.where(members, sol.state, 0)) <= \
+                    sub.energy(np.where(members, read, 0)) + 1e-9
+
+
 def test_capabilities_come_from_the_class_not_the_name():
     from dwave.samplers import SimulatedAnnealingSampler, TabuSampler
 

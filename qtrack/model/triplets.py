@@ -19,7 +19,7 @@ from numba import njit
 from ..config import ModelConfig
 from .doublets import Doublets, min_pt_curvature, rz_angle
 from .kernels import csr, sized_pass
-from .scattering import pt_of_curvature, scattering_angles
+from .scattering import GEV_PER_TESLA_MM, pt_of_curvature, scattering_angles
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,12 @@ def curvature_sigma(xa, ya, xb, yb, xc, yc, sa, sb, sc):
     The curvature is 2 h / (|ab| |bc|), h the distance of b from the line ac: moving b across
     that line by d moves h by d, moving a (c) moves it by d |bc| / (|ab| + |bc|) (d |ab| / ...).
     """
-    ab = _norm(xb - xa, yb - ya)
-    bc = _norm(xc - xb, yc - yb)
+    return _chords_curvature_sigma(_norm(xb - xa, yb - ya), _norm(xc - xb, yc - yb), sa, sb, sc)
+
+
+@njit(cache=True, inline="always")
+def _chords_curvature_sigma(ab, bc, sa, sb, sc):
+    # curvature_sigma from the chords |ab| and |bc|.
     span = ab + bc
     if ab == 0.0 or bc == 0.0:
         return np.inf
@@ -120,9 +124,9 @@ def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatte
 
 
 @njit(cache=True)
-def triplet_scattering(x, y, z, a, b, c, curv, sigma_curv, max_curv, n_sigma, field, x0, disk):
-    """Multiple scattering at the middle hit b of a triplet: (polar angle width, rad; width of
-    its curvature, 1/mm).
+def triplet_scattering(z, a, b, c, ab, bc, curv, sigma_curv, max_curv, n_sigma, field, x0, disk):
+    """Multiple scattering at the middle hit b of a triplet with chords ``ab`` and ``bc`` (mm):
+    (polar angle width, rad; width of its curvature, 1/mm).
 
     The momentum is the lowest the triplet's curvature allows (``n_sigma`` of its measurement
     ``sigma_curv`` up, at most ``max_curv``, the pass's lowest pT). A kink of azimuth phi at b
@@ -132,11 +136,23 @@ def triplet_scattering(x, y, z, a, b, c, curv, sigma_curv, max_curv, n_sigma, fi
     if x0[b] <= 0.0:
         return 0.0, 0.0
     pt = pt_of_curvature(min(abs(curv) + n_sigma * sigma_curv, max_curv), field)
-    ab = _norm(x[b] - x[a], y[b] - y[a])
-    bc = _norm(x[c] - x[b], y[c] - y[b])
     cot = (z[c] - z[a]) / max(ab + bc, 1e-9)
     polar, azimuth = scattering_angles(pt, cot, x0[b], disk[b])
     return polar, 2.0 * azimuth / max(ab + bc, 1e-9)
+
+
+@njit(cache=True, inline="always")
+def _azimuth_bound(pt_min, cot_theta, x_normal, disk):
+    """An upper bound of :func:`~qtrack.model.scattering.scattering_angles`' azimuthal width for
+    any pT >= ``pt_min``, without its logarithm: Highland's factor 1 + 0.038 ln x is at most
+    max(1, 1 + 0.038 (x - 1)), as ln x <= x - 1. Raised by 1e-6 over the rounding."""
+    if x_normal <= 0.0:
+        return 0.0
+    sin_theta = 1.0 / np.sqrt(1.0 + cot_theta * cot_theta)
+    cos_theta = abs(cot_theta) * sin_theta
+    path = 1.0 / max(cos_theta, 1e-3) if disk else 1.0 / sin_theta
+    x = x_normal * path
+    return 1.000001 * 0.0136 / pt_min * np.sqrt(x) * max(1.0, 1.0 + 0.038 * (x - 1.0))
 
 
 @njit(cache=True)
@@ -174,8 +190,12 @@ def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, sigma, max_curv, n_sigma, field
 
 @njit(cache=True, nogil=True)
 def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, field,
-                    x_before, w_before, d0_cut, d0_floor, step, rz, max_span, max_curv, n_sigma, max_drz,
-                    drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms):
+                    x_before, w_before, before_bound, d0_cut, d0_floor, step, rz, max_span,
+                    max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms):
+    # Bounds first: with the scattering of the pass's lowest pT (no logarithm), most candidates
+    # fail the curvature or d0 cut before their exact scattering is computed; the bounds are
+    # never below the exact widths, so they reject only what the exact cuts would.
+    pt_min = pt_of_curvature(max_curv, field)
     n = 0
     for d1 in range(row_lo, row_hi):
         a = inner[d1]
@@ -194,21 +214,37 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                 drz = _angle_diff(rz[d1], rz[d2])
                 if drz > max_drz:
                     continue
-                curv = _curvature(x[a], y[a], x[b], y[b], x[c], y[c])
+                # _curvature and curvature_sigma, their chords computed once.
+                dx1, dy1 = x[b] - x[a], y[b] - y[a]
+                dx2, dy2 = x[c] - x[a], y[c] - y[a]
+                ab, bc = _norm(dx1, dy1), _norm(x[c] - x[b], y[c] - y[b])
+                curv = 2.0 * (dx1 * dy2 - dy1 * dx2) / (ab * bc * _norm(dx2, dy2))
                 sig = 0.0
+                d0 = 0.0
                 if n_sigma > 0.0:
-                    sig = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a], sigma[b],
-                                          sigma[c])
-                polar, ms = triplet_scattering(x, y, z, a, b, c, curv, sig, max_curv, n_sigma, field,
-                                               x0, disk)
+                    sig = _chords_curvature_sigma(ab, bc, sigma[a], sigma[b], sigma[c])
+                    span = max(ab + bc, 1e-9)
+                    ms_bound = 2.0 * _azimuth_bound(pt_min, (z[c] - z[a]) / span, x0[b],
+                                                    disk[b]) / span
+                    sk2 = sig * sig + ms_bound * ms_bound
+                    if abs(curv) > max_curv and abs(curv) - n_sigma * np.sqrt(sk2) > max_curv:
+                        continue
+                    if d0_cut:
+                        d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
+                        r2 = x[a] * x[a] + y[a] * y[a]
+                        if d0 > d0_floor + 1.000001 * n_sigma * np.sqrt(
+                                sigma[a] * sigma[a] + 0.25 * r2 * r2 * sk2 + before_bound[a]):
+                            continue
+                polar, ms = triplet_scattering(z, a, b, c, ab, bc, curv, sig, max_curv, n_sigma,
+                                               field, x0, disk)
                 if abs(curv) > max_curv and (n_sigma == 0.0 or abs(curv) - n_sigma * np.sqrt(
                         sig * sig + ms * ms) > max_curv):
                     continue
                 # The d0 cut before the R-Z one: it is cheaper, and at low pT it keeps about
                 # one in eight of the triplets the R-Z cut would.
-                if d0_cut and circle_d0(x[a], y[a], x[b], y[b], x[c], y[c]) > d0_floor + \
-                        n_sigma * d0_sigma(x, y, a, curv, sig, ms, sigma, max_curv, n_sigma, field,
-                                           x_before, w_before):
+                if d0_cut and d0 > d0_floor + n_sigma * d0_sigma(
+                        x, y, a, curv, sig, ms, sigma, max_curv, n_sigma, field, x_before,
+                        w_before):
                     continue
                 if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
                                                         drz_floor, n_sigma, polar) > 0.0:
@@ -255,6 +291,13 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     x0 = np.zeros(n_hits) if x0 is None else np.asarray(x0, dtype=np.float64)
     d0_cut = material_before is not None and config.curvature_sigmas > 0
     x_before, w_before = material_before if d0_cut else (np.zeros(n_hits), np.zeros(n_hits))
+    x_before = np.asarray(x_before, dtype=np.float64)
+    w_before = np.asarray(w_before, dtype=np.float64)
+    # d0_sigma's scattering term at the lowest pT the curvature cut lets through.
+    with np.errstate(divide="ignore"):
+        highland_factor = np.where(x_before > 0, np.maximum(1 + 0.038 * np.log(x_before), 0), 0)
+    before_bound = 1.000001 * (0.0136 * max_curv / (GEV_PER_TESLA_MM * field_tesla)
+                               * highland_factor) ** 2 * w_before
     r = np.hypot(x, y)
     inner, outer = doublets.inner, doublets.outer
     rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
@@ -262,9 +305,8 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
     d1, d2, curv, drz, ms = sized_pass(
         _triplet_kernel,
-        (inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, float(field_tesla),
-         np.asarray(x_before, dtype=np.float64), np.asarray(w_before, dtype=np.float64), d0_cut,
-         float(d0_floor),
+        (inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, float(field_tesla), x_before,
+         w_before, before_bound, d0_cut, float(d0_floor),
          doublets.step, rz, max_layer_gap + 1, max_curv, config.curvature_sigmas,
          config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0),
         (np.int64, np.int64, np.float64, np.float64, np.float64), 1.25 * len(inner), len(inner),
