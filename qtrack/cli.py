@@ -115,8 +115,10 @@ max_memory_option = click.option(
 @click.option("-o", "--outdir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Directory for <event>-submission.csv and <event>-summary.json.")
 @click.option("--config", "config_path", type=click.Path(), help="TOML file overriding settings.")
-@click.option("--num-reads", type=click.IntRange(min=1), help="Reads per component.")
-@click.option("--num-sweeps", type=click.IntRange(min=1), help="Sweeps per read (neal).")
+@click.option("--num-reads", type=click.IntRange(min=1),
+              help="Reads per component (annealers: below [solve] large_component variables).")
+@click.option("--num-sweeps", type=click.IntRange(min=1),
+              help="Sweeps per read (neal; the same components).")
 @click.option("--threads", type=click.IntRange(1, 256), help="Threads for local samplers.")
 @click.option("--write-qubo", is_flag=True, help="Also write <event>-qubo.npz.")
 @click.option("--dwave-profile", help="Profile of the D-Wave configuration file (dwave.conf).")
