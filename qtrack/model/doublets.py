@@ -268,19 +268,12 @@ def z0_window(beamspot: BeamSpotConfig) -> float:
 
 
 @njit(cache=True)
-def _arc_lengths(r, inv_2R):
-    out = np.empty(len(r))
+def _arcs_and_bends(r, inv_2R):
+    arc, bend = np.empty(len(r)), np.empty(len(r))
     for k in range(len(r)):
-        out[k] = arc_length(r[k], inv_2R)
-    return out
-
-
-@njit(cache=True)
-def _bends(r, inv_2R):
-    out = np.empty(len(r))
-    for k in range(len(r)):
-        out[k] = _bend(r[k], inv_2R)
-    return out
+        arc[k] = arc_length(r[k], inv_2R)
+        bend[k] = _bend(r[k], inv_2R)
+    return arc, bend
 
 
 #: Bins per layer of the along coordinate the outer hits are searched in. The (t, z0) bound of
@@ -315,8 +308,8 @@ def build_doublets(x: np.ndarray, y: np.ndarray, z: np.ndarray, layer: np.ndarra
     cot_max = float(np.sinh(config.eta_max))
     # Per hit, once: its arc length on the lowest pT's helix, and the azimuth that helix (and an
     # impact parameter up to d0_max) can turn by up to it.
-    arc = _arc_lengths(r, inv_2R)
-    turn = _bends(r, inv_2R) - beamspot.d0_max / r
+    arc, bend = _arcs_and_bends(r, inv_2R)
+    turn = bend - beamspot.d0_max / r
     args = (rank, order, layer[order].astype(np.int64), binned.start, ALONG_BINS, binned.u_min,
             binned.inv_width, u_min, u_max, r_lo, r_hi, z_lo, z_hi, phi[order], r[order],
             z[order], arc[order], turn[order], pair_ptr, pairs, between_ptr, between, disk,
