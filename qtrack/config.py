@@ -446,11 +446,14 @@ class PassesConfig(_Section):
     #: The first pass too needs triplets pointing back to the beam line (its secondaries are
     #: then left to the displaced pass).
     first_from_beam_line: bool = False
-    #: Material (X0 per layer) the first pass's cuts allow for; later passes take
+    #: Material (X0 per layer) the first pass's triplet cuts allow for; later passes take
     #: ``model.layer_radiation_length``. The first pass is the tight one: with the sensors'
     #: silicon alone (0) its cuts at pT >= 0.75 GeV are the single-pass model's, and what they
     #: leave the 0.4 GeV pass takes. With the full 2.5 % its PU200 QUBO has 295k variables instead
-    #: of 231k and a PU400 one 1.09 M, for the same tracks.
+    #: of 231k and a PU400 one 1.09 M, for the same tracks. Its quadruplets and quality cuts
+    #: take the full material: with the silicon alone, the curvature differences of true
+    #: quadruplets were 1.4-2.5 times the width allowed for (median pull, PU60), and the cut
+    #: lost 3-7 % of them, most often the last one of a track, whose hit then stayed on no track.
     first_layer_radiation_length: float = 0.0
     #: ``doublets.max_layer_gap`` of the passes after the first.
     max_layer_gap: int = 2

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model.layers import TRACKML, LayerTable, read_detectors
+from .model.layers import TRACKML, LayerTable, layers_from_detectors, strip_tilts
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class Event:
     z: np.ndarray
     layer: np.ndarray
     layers: LayerTable
+    #: Per hit (arrays' order), the tilt of its disk module's strips from its radius
+    #: (:func:`~qtrack.model.layers.strip_tilts`); None without a detectors file (radial strips).
+    strip_tilt: np.ndarray | None = None
 
     @property
     def r(self) -> np.ndarray:
@@ -55,6 +58,11 @@ class Event:
     @property
     def phi(self) -> np.ndarray:
         return np.arctan2(self.y, self.x)
+
+    @property
+    def tilt(self) -> np.ndarray:
+        """:attr:`strip_tilt`, zeros without one."""
+        return np.zeros(len(self.x)) if self.strip_tilt is None else self.strip_tilt
 
     @property
     def n_hits(self) -> int:
@@ -159,18 +167,19 @@ def _check_on_layers(hits: pd.DataFrame, inside: np.ndarray, path: Path) -> None
                          f"(r >= {MIN_HIT_RADIUS} mm); {int(bad.sum())} such hit(s)")
 
 
-def detector_layers(prefix: Path, detectors: str | Path | None = None) -> LayerTable:
-    """The layer table of an event: from ``detectors`` (a TrackML ``detectors.csv[.gz]``), else
-    from a detectors file next to the event, else the built-in TrackML table."""
-    if detectors is None:
-        found = [prefix.parent / f"detectors{s}" for s in (".csv", ".csv.gz")]
-        found = [f for f in found if f.exists()]
-        if not found:
-            return TRACKML
-        detectors = found[0]
-    path = Path(detectors)
+def _detectors_file(prefix: Path, detectors: str | Path | None) -> Path | None:
+    """``detectors`` if given, else a detectors file next to the event, else None."""
+    if detectors is not None:
+        return Path(detectors)
+    found = [prefix.parent / f"detectors{s}" for s in (".csv", ".csv.gz")]
+    return next((f for f in found if f.exists()), None)
+
+
+def _read_detectors(path: Path) -> tuple[LayerTable, pd.DataFrame]:
+    """The layer table of a TrackML ``detectors.csv[.gz]`` and its module rows."""
     try:
-        return read_detectors(path)
+        modules = pd.read_csv(path)
+        return layers_from_detectors(modules), modules
     except FileNotFoundError:
         raise InputError(f"{path}: detectors file not found") from None
     except ValueError as exc:  # missing columns, unreadable numbers
@@ -179,6 +188,13 @@ def detector_layers(prefix: Path, detectors: str | Path | None = None) -> LayerT
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
             EOFError) as exc:
         raise InputError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+
+
+def detector_layers(prefix: Path, detectors: str | Path | None = None) -> LayerTable:
+    """The layer table of an event: from ``detectors`` (a TrackML ``detectors.csv[.gz]``), else
+    from a detectors file next to the event, else the built-in TrackML table."""
+    path = _detectors_file(prefix, detectors)
+    return TRACKML if path is None else _read_detectors(path)[0]
 
 
 def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: bool = True,
@@ -225,8 +241,12 @@ def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: b
             particles = read_table(particles_path, PARTICLE_COLUMNS, PARTICLE_COLUMNS)
             particles["particle_id"] = particles["particle_id"].astype(np.int64)
 
-    if layers is None:
-        layers = detector_layers(prefix, detectors)
+    detectors_path = _detectors_file(prefix, detectors)
+    modules = None
+    if detectors_path is not None and (layers is None or "module_id" in hits.columns):
+        table, modules = _read_detectors(detectors_path)
+        layers = table if layers is None else layers
+    layers = TRACKML if layers is None else layers
     layer = layers.index_of(hits.volume_id.to_numpy(), hits.layer_id.to_numpy())
     inside = layer >= 0
     _check_on_layers(hits, inside, hits_path)
@@ -237,6 +257,12 @@ def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: b
                     "(volume/layer: hits %s%s)", hits_path.name, int((~inside).sum()), len(hits),
                     len(unknown), listed, ", ..." if len(unknown) > 5 else "")
     sel = hits[inside]
+    tilt = None
+    if modules is not None and "module_id" in sel.columns:
+        tilt = strip_tilts(sel.x.to_numpy(np.float64), sel.y.to_numpy(np.float64),
+                           sel.volume_id.to_numpy(), sel.layer_id.to_numpy(),
+                           pd.to_numeric(sel.module_id, errors="coerce").fillna(-1).to_numpy(),
+                           modules)
     return Event(
         name=prefix.name,
         prefix=prefix,
@@ -249,4 +275,5 @@ def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: b
         z=sel.z.to_numpy(np.float64),
         layer=layer[inside],
         layers=layers,
+        strip_tilt=tilt,
     )

@@ -13,11 +13,12 @@ import numpy as np
 from .config import Config
 
 
-def radiation_lengths(layers, config: Config) -> np.ndarray:
-    """Radiation lengths per layer the cuts allow for: ``model.layer_radiation_length``, or the
-    sensors' silicon when it is 0."""
-    if config.model.layer_radiation_length > 0:
-        return np.full(len(layers), config.model.layer_radiation_length)
+def radiation_lengths(layers, config: Config, per_layer: float | None = None) -> np.ndarray:
+    """Radiation lengths per layer the cuts allow for: ``per_layer`` if given, else
+    ``model.layer_radiation_length``; the sensors' silicon when that is 0."""
+    value = config.model.layer_radiation_length if per_layer is None else per_layer
+    if value > 0:
+        return np.full(len(layers), value)
     return layers.radiation_lengths()
 
 
@@ -30,6 +31,9 @@ class Pass:
     from_beam_line: bool
     #: Tracks must meet the beam line inside the luminous region (r-z fit).
     from_luminous_region: bool
+    #: Material (X0 per layer) the triplet cuts allow for (None: ``model.layer_radiation_length``,
+    #: which the quadruplets and the quality cuts always take).
+    triplet_radiation_length: float | None = None
 
 
 def passes_of(config: Config) -> list[Pass]:
@@ -40,9 +44,8 @@ def passes_of(config: Config) -> list[Pass]:
     pass (``passes.displaced_min_pt``) drops both origin constraints and opens the doublets' phi
     window for impact parameters up to ``passes.displaced_d0_max``.
     """
-    first = config.replace(model={"layer_radiation_length":
-                                  config.passes.first_layer_radiation_length})
-    out = [Pass(first, config.passes.first_from_beam_line, True)]
+    out = [Pass(config, config.passes.first_from_beam_line, True,
+                config.passes.first_layer_radiation_length)]
     gap = {"max_layer_gap": config.passes.max_layer_gap}
     for pt in config.passes.min_pts:
         if pt < config.doublets.min_pt:

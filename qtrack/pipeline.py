@@ -116,7 +116,10 @@ class Built:
                 "from_beam_line": p.from_beam_line,
                 "triplet_d0_floor": c.beamspot.triplet_d0_floor if p.from_beam_line else None,
                 "from_luminous_region": p.from_luminous_region,
-                "layer_radiation_length": c.model.layer_radiation_length})
+                "layer_radiation_length": c.model.layer_radiation_length,
+                "triplet_radiation_length": (c.model.layer_radiation_length
+                                             if p.triplet_radiation_length is None
+                                             else p.triplet_radiation_length)})
         return out
 
     def triplet_hit_ids(self) -> np.ndarray:
@@ -217,16 +220,20 @@ def build(event: Event | str | Path, config: Config | None = None,
     first = passes_of(config)[0]
     doublets, triplets, model, qubo = _build_model(
         event.x, event.y, event.z, event.layer, event.layers, first.config, beamspot, timings,
-        primaries=first.from_beam_line, name=event.name, max_memory_gb=max_memory_gb)
+        primaries=first.from_beam_line, name=event.name, max_memory_gb=max_memory_gb,
+        tilt=event.tilt, triplet_radiation_length=first.triplet_radiation_length)
     return Built(event, config, beamspot, doublets, triplets, model, qubo, timings,
                  region if config.beamspot.estimate else None, max_memory_gb)
 
 
 def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfig,
                  timings: dict, suffix: str = "", primaries: bool = True, name: str = "",
-                 max_memory_gb: float | None = None):
+                 max_memory_gb: float | None = None, tilt: np.ndarray | None = None,
+                 triplet_radiation_length: float | None = None):
     """Doublets, triplets, couplers and QUBO of hits given as arrays (one pass); with
-    ``primaries`` the triplets must point back to the beam line."""
+    ``primaries`` the triplets must point back to the beam line. ``tilt``: each hit's
+    :attr:`~qtrack.event.Event.strip_tilt`; ``triplet_radiation_length``:
+    :attr:`qtrack.passes.Pass.triplet_radiation_length`."""
     threads = config.solve.threads
     with _stage(timings, "doublets" + suffix) as st:
         doublets = build_doublets(x, y, z, layer, layers, config.doublets, beamspot, threads)
@@ -235,17 +242,19 @@ def _build_model(x, y, z, layer, layers, config: Config, beamspot: BeamSpotConfi
     across, along = layers.resolution()
     sigma = across[layer]
     with _stage(timings, "triplets" + suffix) as st:
-        x_layer = radiation_lengths(layers, config)
+        x_layer = radiation_lengths(layers, config, triplet_radiation_length)
         before = material_before(x, y, z, layers, x_layer) if primaries else None
         triplets = build_triplets(x, y, z, doublets, config.doublets.max_layer_gap, config.model,
                                   sigma, along[layer], layers.is_disk[layer], threads,
                                   config.doublets.min_pt, config.doublets.field_tesla,
-                                  x_layer[layer], before, beamspot.triplet_d0_floor)
+                                  x_layer[layer], before, beamspot.triplet_d0_floor, tilt,
+                                  radiation_lengths(layers, config)[layer])
         st["size"] = f"{len(triplets)} triplets"
     check_memory(name, len(triplets), max_memory_gb)
     with _stage(timings, "couplers" + suffix) as st:
         order = graph_of(layers, config.doublets).order[layer]
-        model = build_couplers(x, y, order, doublets, triplets, config.model, sigma, threads)
+        model = build_couplers(x, y, order, doublets, triplets, config.model, sigma, threads,
+                               along[layer], layers.is_disk[layer], tilt)
         st["size"] = (f"{model.n_quadruplets_all} quadruplets, {model.n_variables} variables kept, "
                       f"{len(model.quad_t1)} quadruplet + {len(model.conflict_i)} conflict couplers")
     check_couplers(name, len(model.quad_t1) + len(model.conflict_i), max_memory_gb)
@@ -320,7 +329,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             _, _, model, pass_qubo = _build_model(
                 event.x[free], event.y[free], event.z[free], event.layer[free], event.layers, cfg,
                 beamspot, timings, suffix, tracking_pass.from_beam_line, event.name,
-                built.max_memory_gb)
+                built.max_memory_gb, event.tilt[free], tracking_pass.triplet_radiation_length)
             triplets = model.triplets
         pass_solution, pass_tracks = _solve_pass(
             pass_qubo, triplets, sampler, cfg, event, free,

@@ -399,3 +399,84 @@ def test_tracks_reaching_the_strips_may_leave_out_fewer_hits():
         assert len(quality_cut(tracks, x, y, z, layer, table, TrackConfig())) == kept, name
         assert len(quality_cut(tracks, x, y, z, layer, table,
                                TrackConfig(strip_min_line_hits=4))) == 1, name
+
+
+def test_strip_tilts_point_along_the_hits_smearing(sim):
+    # On the strip disks the simulation smears a hit along its module's strips (10.8 mm on the
+    # outer ones): the residual from the true position must point along the strip direction
+    # strip_tilts gives, which is off the radius by up to hu / r.
+    truth = sim.truth.set_index("hit_id").loc[sim.hit_id]
+    dx, dy = sim.x - truth.tx.to_numpy(), sim.y - truth.ty.to_numpy()
+    volume = sim.layers.volume_id[sim.layer]
+    strips = np.isin(volume, (12, 14, 16, 18)) & (np.hypot(dx, dy) > 2.0)
+    assert strips.sum() > 100
+    residual = np.arctan2(dy, dx) - np.arctan2(sim.y, sim.x)
+    residual = (residual[strips] + np.pi / 2) % np.pi - np.pi / 2  # a line's angle
+    tilt = sim.tilt[strips]
+    assert np.abs(tilt).max() > 0.05  # module edges are far off the radius
+    # What is left is the smearing across the strips (0.035 mm over a few mm of residual).
+    assert np.median(np.abs(residual - tilt)) < 0.3 * np.median(np.abs(residual))
+    assert (sim.tilt[~sim.layers.is_disk[sim.layer]] == 0).all()
+
+
+def test_across_track_resolution_on_disks_and_barrels():
+    from qtrack.model.triplets import across_track_var, strip_smear
+
+    x, y = np.array([500.0, 0.0]), np.array([0.0, 500.0])
+    sigma, along = np.array([0.035, 0.035]), np.array([3.1, 3.1])
+    disk = np.array([True, False])
+
+    def across(nx, ny, tilt=0.0):
+        wx, wy = strip_smear(x, y, sigma, along, disk, np.array([tilt, 0.0]))
+        return np.sqrt(across_track_var(0, nx, ny, sigma, wx, wy))
+
+    # A radial track crosses the strips at 90 degrees: only the pitch across them counts.
+    assert across(0.0, 1.0) == pytest.approx(0.035)
+    # A track along the strips (normal radial) feels their full length.
+    assert across(1.0, 0.0) == pytest.approx(3.1)
+    # 10 degrees off the radius: along * sin(10 deg) in quadrature with the pitch.
+    a = np.radians(10.0)
+    assert across(-np.sin(a), np.cos(a)) == pytest.approx(
+        np.hypot(0.035 * np.cos(a), 3.1 * np.sin(a)), rel=1e-9)
+    # The same track on strips tilted by those 10 degrees crosses them at right angles.
+    assert across(-np.sin(a), np.cos(a), tilt=a) == pytest.approx(0.035)
+    # On a barrel layer the strips run along z: nothing changes in x-y.
+    wx, wy = strip_smear(x, y, sigma, along, disk, np.zeros(2))
+    assert np.sqrt(across_track_var(1, 0.0, 1.0, sigma, wx, wy)) == 0.035
+    assert wx[1] == wy[1] == 0.0
+
+
+def test_true_quadruplets_fit_the_curvature_difference_allowed(sim):
+    # The curvature difference of two consecutive triplets of one particle, over the width the
+    # couplers allow for (hit resolution across the track and scattering in the full material),
+    # is a standard normal's absolute value: median 0.67, 95 % below 1.96.
+    from qtrack.config import Config
+    from qtrack.model.triplets import strip_smear, triplet_curvature_sigma
+    from qtrack.pipeline import build
+
+    # The first pass: its triplet cuts allow for the silicon alone, what it carries on to the
+    # couplers for the full material. The fixed 1e-4 cut is lifted to see the whole spread.
+    cfg = Config().with_settings(min_pts=[], displaced_min_pt=0.0, qplet_max_dcurv=1e-3)
+    b = build(sim, cfg)
+    t = b.triplets
+    pid = sim.truth.set_index("hit_id").particle_id.loc[sim.hit_id].to_numpy()
+    true = np.flatnonzero((pid[t.h1] == pid[t.h2]) & (pid[t.h2] == pid[t.h3]) & (pid[t.h1] != 0))
+    q = pd.DataFrame({"t1": true, "d": t.d2[true]}).merge(
+        pd.DataFrame({"t2": true, "d": t.d1[true]}), on="d")
+    q = q[pid[t.h1[q.t1]] == pid[t.h3[q.t2]]]
+    assert len(q) > 1000
+    across, along = sim.layers.resolution()
+    s = across[sim.layer]
+    wx, wy = strip_smear(sim.x, sim.y, s, along[sim.layer], sim.layers.is_disk[sim.layer],
+                         sim.tilt)
+
+    def sigma(k):
+        return np.array([triplet_curvature_sigma(sim.x, sim.y, a, b_, c, s, wx, wy)
+                         for a, b_, c in zip(t.h1[k], t.h2[k], t.h3[k])])
+
+    t1, t2 = q.t1.to_numpy(), q.t2.to_numpy()
+    width = np.sqrt(sigma(t1) ** 2 + sigma(t2) ** 2 + t.curvature_ms[t1] ** 2
+                    + t.curvature_ms[t2] ** 2)
+    pull = np.abs(t.curvature[t1] - t.curvature[t2]) / width
+    assert 0.5 < np.median(pull) < 0.85
+    assert 1.6 < np.quantile(pull, 0.95) < 2.6

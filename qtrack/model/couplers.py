@@ -15,7 +15,7 @@ from numba import njit
 from ..config import ModelConfig
 from .doublets import Doublets
 from .kernels import csr, sized_pass, unique_ints
-from .triplets import Triplets, curvature_sigma
+from .triplets import Triplets, strip_smear, triplet_curvature_sigma
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,10 @@ class Model:
 
 
 @njit(cache=True, nogil=True)
-def _curvature_sigmas(row_lo, row_hi, h1, h2, h3, x, y, sigma, out):
+def _curvature_sigmas(row_lo, row_hi, h1, h2, h3, x, y, sigma, wx, wy, out):
     for t in range(row_lo, row_hi):
-        a, b, c = h1[t], h2[t], h3[t]
         if t - row_lo < len(out):
-            out[t - row_lo] = curvature_sigma(x[a], y[a], x[b], y[b], x[c], y[c], sigma[a],
-                                              sigma[b], sigma[c])
+            out[t - row_lo] = triplet_curvature_sigma(x, y, h1[t], h2[t], h3[t], sigma, wx, wy)
     return row_hi - row_lo
 
 
@@ -127,21 +125,29 @@ def _conflict_kernel(row_lo, row_hi, hit_ptr, hit_doublets, dbl_ptr, dbl_vars, o
 
 def build_couplers(x: np.ndarray, y: np.ndarray, order: np.ndarray,
                    doublets: Doublets, triplets: Triplets, config: ModelConfig = ModelConfig(),
-                   sigma: np.ndarray | None = None, threads: int = 1) -> Model:
+                   sigma: np.ndarray | None = None, threads: int = 1,
+                   along: np.ndarray | None = None, disk: np.ndarray | None = None,
+                   tilt: np.ndarray | None = None) -> Model:
     """Quadruplets, the max-path filter and conflicts over ``triplets`` (sorted by ``d1``).
 
     ``order`` is each hit's layer position in the layer graph's topological order
     (:attr:`qtrack.model.layers.LayerGraph.order` of its layer). ``sigma`` is each hit's r-phi
     resolution (mm): two triplets' curvatures may then differ by ``curvature_sigmas`` standard
     deviations of their difference where that is more than ``qplet_max_dcurv`` (the reference's
-    fixed cut without it).
+    fixed cut without it). ``along`` (each hit's resolution along its strips), ``disk`` (the hit
+    is on a disk) and ``tilt`` (its strips' angle from its radius) add the disks' radial error
+    across the track (:func:`~qtrack.model.triplets.across_track_var`).
     """
     n_hits = len(x)
     sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    along = np.zeros(n_hits) if along is None else np.asarray(along, dtype=np.float64)
+    disk = np.zeros(n_hits, dtype=np.bool_) if disk is None else np.asarray(disk, dtype=np.bool_)
+    tilt = np.zeros(n_hits) if tilt is None else np.asarray(tilt, dtype=np.float64)
     n_sigma = config.curvature_sigmas if sigma.any() else 0.0
     t_ptr = csr(triplets.d1, len(doublets))
     # Each triplet's curvature resolution, once (a triplet meets dozens of continuations).
-    t_sigma = sized_pass(_curvature_sigmas, (triplets.h1, triplets.h2, triplets.h3, x, y, sigma),
+    t_sigma = sized_pass(_curvature_sigmas, (triplets.h1, triplets.h2, triplets.h3, x, y, sigma,
+                                            *strip_smear(x, y, sigma, along, disk, tilt)),
                          (np.float64,), len(triplets), len(triplets), threads)[0] \
         if n_sigma > 0.0 else np.zeros(len(triplets))
     # A tenth as many quadruplets as triplets at pile-up 200, a quarter in the barrel-only event.

@@ -136,6 +136,40 @@ def read_detectors(path: str | Path) -> LayerTable:
     return layers_from_detectors(pd.read_csv(path))
 
 
+def strip_tilts(x: np.ndarray, y: np.ndarray, volume_id: np.ndarray, layer_id: np.ndarray,
+                module_id: np.ndarray, detectors: pd.DataFrame) -> np.ndarray:
+    """Per hit, the angle (rad) from its radius to the direction of its disk module's strips.
+
+    A disk module's strips are parallel to its ``v`` axis (``rot_xv``, ``rot_yv``), which
+    points along the radius through the module's centre: a hit a distance u off that centre
+    line sees them tilted by about u / r. On the TrackML outer-strip disks (modules 144 mm wide at
+    r = 830 mm) that reaches 0.09 rad, so a 10.8 mm strip moves the hit by up to 0.9 mm across a
+    radial track. 0 on barrel modules and on modules ``detectors`` does not list.
+    """
+    need = ("volume_id", "layer_id", "module_id", "rot_xv", "rot_yv")
+    if any(c not in detectors.columns for c in need):
+        return np.zeros(len(x))
+    d = detectors[~detectors.volume_id.isin(BARREL_VOLUMES)]
+    key = (d.volume_id.to_numpy(np.int64) * 100000 + d.layer_id.to_numpy(np.int64)) * 1000000 \
+        + d.module_id.to_numpy(np.int64)
+    hit_key = (volume_id.astype(np.int64) * 100000 + layer_id.astype(np.int64)) * 1000000 \
+        + module_id.astype(np.int64)
+    order = np.argsort(key)
+    pos = np.clip(np.searchsorted(key[order], hit_key), 0, max(len(order) - 1, 0))
+    tilt = np.zeros(len(x))
+    if not len(order):
+        return tilt
+    found = key[order][pos] == hit_key
+    row = order[pos[found]]
+    vx, vy = d.rot_xv.to_numpy(float)[row], d.rot_yv.to_numpy(float)[row]
+    xs, ys = x[found], y[found]
+    # The strip is a line: its direction counts modulo pi, so the tilt lies in [-pi/2, pi/2].
+    radial, across = xs * vx + ys * vy, xs * vy - ys * vx
+    sign = np.where(radial < 0, -1.0, 1.0)
+    tilt[found] = np.arctan2(sign * across, sign * radial)
+    return tilt
+
+
 def _trackml() -> LayerTable:
     """The nominal TrackML detector: layer positions, module sizes, pitches and thicknesses of
     its detectors.csv (pixels 0.05 x 0.05 mm, short strips 0.08 x 1.2 mm, long strips

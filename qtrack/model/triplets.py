@@ -62,23 +62,72 @@ def _curvature(xa, ya, xb, yb, xc, yc):
     return 2.0 * twice_area / (_norm(dx1, dy1) * _norm(xc - xb, yc - yb) * _norm(dx2, dy2))
 
 
+def strip_smear(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, along: np.ndarray,
+                disk: np.ndarray, tilt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per hit, the x-y vector of its position error along the strips beyond the pitch across
+    them: length sqrt(along^2 - sigma^2) along the strip direction on disks, 0 elsewhere.
+
+    On a disk the strips (and the pixels' longer side) run about radially, ``tilt`` (rad) off
+    the hit's radius (:func:`~qtrack.model.layers.strip_tilts`), and the hit's radius is known
+    only to ``along``. On a barrel layer ``along`` is z and stays out of x-y.
+    """
+    length = np.where(disk, np.sqrt(np.maximum(along * along - sigma * sigma, 0.0)), 0.0)
+    direction = np.arctan2(y, x) + tilt
+    return length * np.cos(direction), length * np.sin(direction)
+
+
+@njit(cache=True, inline="always")
+def across_track_var(h, nx, ny, sigma, wx, wy):
+    """Variance (mm^2) of hit ``h``'s position across a track whose x-y normal there is the
+    unit vector (nx, ny): the pitch across the strips, plus the share of the error along them
+    (:func:`strip_smear`) that the track's angle to the strips lets through. On a TrackML
+    outer-strip disk (10.8 mm strips) a track 10 degrees off them feels 0.5 mm, fifteen times the
+    0.035 mm across."""
+    w = wx[h] * nx + wy[h] * ny
+    return sigma[h] * sigma[h] + w * w
+
+
+@njit(cache=True, inline="always")
+def triplet_variances(x, y, a, b, c, sigma, wx, wy):
+    """:func:`across_track_var` of the three hits of a triplet, the track's normal taken from
+    the chord a-c."""
+    dx, dy = x[c] - x[a], y[c] - y[a]
+    n = _norm(dx, dy)
+    if n == 0.0:
+        return sigma[a] ** 2, sigma[b] ** 2, sigma[c] ** 2
+    nx, ny = -dy / n, dx / n
+    return (across_track_var(a, nx, ny, sigma, wx, wy), across_track_var(b, nx, ny, sigma, wx, wy),
+            across_track_var(c, nx, ny, sigma, wx, wy))
+
+
+@njit(cache=True, nogil=True)
+def triplet_curvature_sigma(x, y, a, b, c, sigma, wx, wy):
+    """:func:`curvature_sigma` of triplet a-b-c, each hit's resolution across the track from
+    :func:`triplet_variances`."""
+    va, vb, vc = triplet_variances(x, y, a, b, c, sigma, wx, wy)
+    return _chords_curvature_sigma(_norm(x[b] - x[a], y[b] - y[a]),
+                                   _norm(x[c] - x[b], y[c] - y[b]), va, vb, vc)
+
+
 @njit(cache=True)
 def curvature_sigma(xa, ya, xb, yb, xc, yc, sa, sb, sc):
-    """Standard deviation of the Menger curvature of three hits with r-phi resolutions sa, sb, sc.
+    """Standard deviation of the Menger curvature of three hits with resolutions sa, sb, sc
+    across the track.
 
     The curvature is 2 h / (|ab| |bc|), h the distance of b from the line ac: moving b across
     that line by d moves h by d, moving a (c) moves it by d |bc| / (|ab| + |bc|) (d |ab| / ...).
     """
-    return _chords_curvature_sigma(_norm(xb - xa, yb - ya), _norm(xc - xb, yc - yb), sa, sb, sc)
+    return _chords_curvature_sigma(_norm(xb - xa, yb - ya), _norm(xc - xb, yc - yb), sa * sa,
+                                   sb * sb, sc * sc)
 
 
 @njit(cache=True, inline="always")
-def _chords_curvature_sigma(ab, bc, sa, sb, sc):
-    # curvature_sigma from the chords |ab| and |bc|.
+def _chords_curvature_sigma(ab, bc, va, vb, vc):
+    # curvature_sigma from the chords |ab| and |bc| and the hits' variances.
     span = ab + bc
     if ab == 0.0 or bc == 0.0:
         return np.inf
-    sh = np.sqrt(sb * sb + (sa * bc / span) ** 2 + (sc * ab / span) ** 2)
+    sh = np.sqrt(vb + va * (bc / span) ** 2 + vc * (ab / span) ** 2)
     return 2.0 * sh / (ab * bc)
 
 
@@ -172,15 +221,16 @@ def circle_d0(xa, ya, xb, yb, xc, yc):
 
 
 @njit(cache=True)
-def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, sigma, max_curv, n_sigma, field, x_before,
+def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, var_a, max_curv, n_sigma, field, x_before,
              w_before):
     """Standard deviation (mm) of a triplet's impact parameter for a track from the beam line:
-    its first hit's resolution, its curvature's error over the extrapolation (d0 moves by
-    kappa r^2 / 2) and the scattering in the material it crossed before (each layer k at radius
-    r_k displaces the track at the beam line by theta0_k r_k; ``w_before`` = sum of x_k r_k^2)."""
+    its first hit's variance across the track (``var_a``, :func:`across_track_var`), its
+    curvature's error over the extrapolation (d0 moves by kappa r^2 / 2) and the scattering in
+    the material it crossed before (each layer k at radius r_k displaces the track at the beam
+    line by theta0_k r_k; ``w_before`` = sum of x_k r_k^2)."""
     r2 = x[a] * x[a] + y[a] * y[a]
     sk = np.sqrt(sigma_curv * sigma_curv + ms_curv * ms_curv)
-    var = sigma[a] * sigma[a] + (0.5 * r2 * sk) ** 2
+    var = var_a + (0.5 * r2 * sk) ** 2
     if x_before[a] > 0.0:
         pt = pt_of_curvature(min(abs(curv) + n_sigma * sigma_curv, max_curv), field)
         theta = 0.0136 / pt * max(1.0 + 0.038 * np.log(x_before[a]), 0.0)
@@ -189,12 +239,15 @@ def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, sigma, max_curv, n_sigma, field
 
 
 @njit(cache=True, nogil=True)
-def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, field,
-                    x_before, w_before, before_bound, d0_cut, d0_floor, step, rz, max_span,
+def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy,
+                    var_max, x0,
+                    x0_track, own_track_material, field, x_before, w_before, before_bound, d0_cut, d0_floor, step,
+                    rz, max_span,
                     max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms):
-    # Bounds first: with the scattering of the pass's lowest pT (no logarithm), most candidates
-    # fail the curvature or d0 cut before their exact scattering is computed; the bounds are
-    # never below the exact widths, so they reject only what the exact cuts would.
+    # Bounds first: with the scattering of the pass's lowest pT (no logarithm) and each hit's
+    # largest variance across any track (var_max), most candidates fail the curvature or d0 cut
+    # before their exact widths are computed; the bounds are never below the exact widths, so
+    # they reject only what the exact cuts would.
     pt_min = pt_of_curvature(max_curv, field)
     n = 0
     for d1 in range(row_lo, row_hi):
@@ -220,9 +273,10 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                 ab, bc = _norm(dx1, dy1), _norm(x[c] - x[b], y[c] - y[b])
                 curv = 2.0 * (dx1 * dy2 - dy1 * dx2) / (ab * bc * _norm(dx2, dy2))
                 sig = 0.0
+                va = 0.0
                 d0 = 0.0
                 if n_sigma > 0.0:
-                    sig = _chords_curvature_sigma(ab, bc, sigma[a], sigma[b], sigma[c])
+                    sig = _chords_curvature_sigma(ab, bc, var_max[a], var_max[b], var_max[c])
                     span = max(ab + bc, 1e-9)
                     ms_bound = 2.0 * _azimuth_bound(pt_min, (z[c] - z[a]) / span, x0[b],
                                                     disk[b]) / span
@@ -233,8 +287,10 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                         d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
                         r2 = x[a] * x[a] + y[a] * y[a]
                         if d0 > d0_floor + 1.000001 * n_sigma * np.sqrt(
-                                sigma[a] * sigma[a] + 0.25 * r2 * r2 * sk2 + before_bound[a]):
+                                var_max[a] + 0.25 * r2 * r2 * sk2 + before_bound[a]):
                             continue
+                    va, vb, vc = triplet_variances(x, y, a, b, c, sigma, wx, wy)
+                    sig = _chords_curvature_sigma(ab, bc, va, vb, vc)
                 polar, ms = triplet_scattering(z, a, b, c, ab, bc, curv, sig, max_curv, n_sigma,
                                                field, x0, disk)
                 if abs(curv) > max_curv and (n_sigma == 0.0 or abs(curv) - n_sigma * np.sqrt(
@@ -243,13 +299,16 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                 # The d0 cut before the R-Z one: it is cheaper, and at low pT it keeps about
                 # one in eight of the triplets the R-Z cut would.
                 if d0_cut and d0 > d0_floor + n_sigma * d0_sigma(
-                        x, y, a, curv, sig, ms, sigma, max_curv, n_sigma, field, x_before,
+                        x, y, a, curv, sig, ms, va, max_curv, n_sigma, field, x_before,
                         w_before):
                     continue
                 if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
                                                         drz_floor, n_sigma, polar) > 0.0:
                     continue
                 if n < len(t_d1):
+                    if own_track_material:
+                        ms = triplet_scattering(z, a, b, c, ab, bc, curv, sig, max_curv,
+                                                n_sigma, field, x0_track, disk)[1]
                     t_d1[n] = d1
                     t_d2[n] = d2
                     t_curv[n] = curv
@@ -265,16 +324,20 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
                    disk: np.ndarray | None = None, threads: int = 1, min_pt: float = 0.0,
                    field_tesla: float = 2.0, x0: np.ndarray | None = None,
                    material_before: tuple[np.ndarray, np.ndarray] | None = None,
-                   d0_floor: float = 0.0) -> Triplets:
+                   d0_floor: float = 0.0, tilt: np.ndarray | None = None,
+                   x0_track: np.ndarray | None = None) -> Triplets:
     """All triplets passing the hard cuts.
 
     The curvature cut is ``config.tplet_max_curv``, or the curvature of a track of ``min_pt``
     (GeV) in ``field_tesla`` if larger. ``sigma`` is each hit's r-phi resolution (mm;
     :meth:`LayerTable.resolution` of its layer);
-    without it the curvature cut is the reference's fixed one. ``x0`` is the material of each hit's
+    without it the curvature cut is the reference's fixed one. ``along`` (its resolution along the
+    strips), ``disk`` and ``tilt`` (:func:`~qtrack.model.layers.strip_tilts`) add the disks' radial
+    error across the track (:func:`strip_smear`, :func:`across_track_var`). ``x0`` is the material of each hit's
     layer in radiation lengths (:meth:`LayerTable.radiation_lengths`): the curvature and R-Z
     cuts then allow for multiple scattering at the triplet's pT
-    (:mod:`qtrack.model.scattering`). With ``material_before`` (per hit: the radiation lengths a
+    (:mod:`qtrack.model.scattering`); the scattering each triplet carries on to the quadruplets
+    (``curvature_ms``) is that of ``x0_track`` when given. With ``material_before`` (per hit: the radiation lengths a
     track from the beam line crossed before it, and their sum weighted by the crossing radius
     squared, :func:`qtrack.model.scattering.material_before`), triplets must also point back to
     the beam line: their circle's distance from it within ``d0_floor`` (mm) plus
@@ -288,7 +351,10 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     helix = along is not None and disk is not None and config.tplet_drz_floor > 0
     along = np.zeros(n_hits) if along is None else np.asarray(along, dtype=np.float64)
     disk = np.zeros(n_hits, dtype=np.bool_) if disk is None else np.asarray(disk, dtype=np.bool_)
+    tilt = np.zeros(n_hits) if tilt is None else np.asarray(tilt, dtype=np.float64)
     x0 = np.zeros(n_hits) if x0 is None else np.asarray(x0, dtype=np.float64)
+    x0_track = x0 if x0_track is None else np.asarray(x0_track, dtype=np.float64)
+    wx, wy = strip_smear(x, y, sigma, along, disk, tilt)
     d0_cut = material_before is not None and config.curvature_sigmas > 0
     x_before, w_before = material_before if d0_cut else (np.zeros(n_hits), np.zeros(n_hits))
     x_before = np.asarray(x_before, dtype=np.float64)
@@ -305,7 +371,9 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
     d1, d2, curv, drz, ms = sized_pass(
         _triplet_kernel,
-        (inner, outer, out_ptr, x, y, z, sigma, along, disk, x0, float(field_tesla), x_before,
+        (inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy,
+         sigma * sigma + wx * wx + wy * wy, x0, x0_track,
+         x0_track is not x0, float(field_tesla), x_before,
          w_before, before_bound, d0_cut, float(d0_floor),
          doublets.step, rz, max_layer_gap + 1, max_curv, config.curvature_sigmas,
          config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0),
