@@ -36,7 +36,7 @@ def test_passes_find_the_low_pt_and_displaced_particles(solved_modes):
     assert s["focused_efficiency"] >= 0.97
     assert s["fake_rate"] <= 0.05 and s["duplicate_rate"] <= 0.02
     # Four passes, each on the hits the earlier ones left; the fast mode is the first alone.
-    assert [p["min_pt"] for p in default.passes] == [0.75, 0.4, 0.15, 0.4]
+    assert [p["min_pt"] for p in default.passes] == [0.75, 0.4, 0.15, 0.3]
     hits = [p["hits"] for p in default.passes]
     assert hits == sorted(hits, reverse=True) and hits[-1] < 0.8 * hits[0]
     assert [p["from_beam_line"] for p in default.passes] == [False, True, True, False]
