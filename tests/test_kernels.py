@@ -597,7 +597,7 @@ def _toy_model(h1, h2, h3):
     zero = np.zeros(n)
     e = np.empty(0, dtype=np.int64)
     trip = Triplets(np.arange(n), np.arange(n), np.asarray(h1), np.asarray(h2), np.asarray(h3), zero, zero,
-                    np.full(n, 2, dtype=np.int8), zero)
+                    np.full(n, 2, dtype=np.int8), zero, zero)
     return Model(trip, e, e, np.empty(0), e, e, n, 0)
 
 

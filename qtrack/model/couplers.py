@@ -3,7 +3,9 @@
 This reproduces the reference model (hepqpr-qallse ``QallseMp``): quadruplets are cut on curvature
 difference and strength, and kept only on a chain of ``min_qplet_path`` quadruplets. Only triplets
 of kept quadruplets become QUBO variables. Two variables conflict when they hold distinct doublets
-that start (or end) at the same hit.
+that start (or end) at the same hit. The strength's R-Z term is each triplet's R-Z kink over the
+largest its cut allows (:attr:`~qtrack.model.triplets.Triplets.rz_ratio`; the reference: its
+chord angle over ``tplet_max_drz``).
 """
 from __future__ import annotations
 
@@ -48,8 +50,8 @@ def _curvature_sigmas(row_lo, row_hi, h1, h2, h3, x, y, sigma, wx, wy, out):
 
 
 @njit(cache=True, nogil=True)
-def _quadruplet_kernel(row_lo, row_hi, t_d2, t_ptr, t_sigma, curv, t_ms, drz, t_span, d_step,
-                       max_dcurv, n_sigma, max_drz, max_strength, num_mult, xy_rel, xy_pow,
+def _quadruplet_kernel(row_lo, row_hi, t_d2, t_ptr, t_sigma, curv, t_ms, rz_ratio, t_span, d_step,
+                       max_dcurv, n_sigma, max_strength, num_mult, xy_rel, xy_pow,
                        rz_pow, vl_pow, q_t1, q_t2, q_s):
     n = 0
     for t1 in range(row_lo, row_hi):
@@ -66,7 +68,7 @@ def _quadruplet_kernel(row_lo, row_hi, t_d2, t_ptr, t_sigma, curv, t_ms, drz, t_
             if dcurv > allowed:
                 continue
             xy = 1.0 - (dcurv / allowed) ** xy_pow
-            rz = 1.0 - (max(drz[t1], drz[t2]) / max_drz) ** rz_pow
+            rz = 1.0 - max(rz_ratio[t1], rz_ratio[t2]) ** rz_pow
             holes = t_span[t1] + d_step[t_d2[t2]] - 3
             s = num_mult * (xy_rel * xy + (1.0 - xy_rel) * rz) / (1.0 + holes) ** vl_pow
             if s > max_strength:
@@ -153,8 +155,8 @@ def build_couplers(x: np.ndarray, y: np.ndarray, order: np.ndarray,
     # A tenth as many quadruplets as triplets at pile-up 200, a quarter in the barrel-only event.
     q_t1, q_t2, q_s = sized_pass(
         _quadruplet_kernel,
-        (triplets.d2, t_ptr, t_sigma, triplets.curvature, triplets.curvature_ms, triplets.drz,
-         triplets.span, doublets.step, config.qplet_max_dcurv, n_sigma, config.tplet_max_drz,
+        (triplets.d2, t_ptr, t_sigma, triplets.curvature, triplets.curvature_ms, triplets.rz_ratio,
+         triplets.span, doublets.step, config.qplet_max_dcurv, n_sigma,
          config.qplet_max_strength, config.num_multiplier, config.xy_relative_strength,
          config.xy_power, config.rz_power, config.volayer_power),
         (np.int64, np.int64, np.float64), 0.25 * len(triplets), len(triplets), threads,

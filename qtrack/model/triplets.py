@@ -38,6 +38,10 @@ class Triplets:
     #: Width (1/mm) of the curvature from multiple scattering at the middle hit
     #: (:func:`triplet_scattering`; 0 without material).
     curvature_ms: np.ndarray
+    #: Its R-Z kink over the largest the cuts allow, in [0, 1]: along the helix against the
+    #: hits' resolution and the scattering (:func:`helix_drz`), or ``drz`` over
+    #: ``tplet_max_drz`` without the helix cut. The quadruplets' R-Z strength.
+    rz_ratio: np.ndarray
 
     def __len__(self) -> int:
         return len(self.d1)
@@ -140,7 +144,16 @@ def _angle_diff(a, b):
 @njit(cache=True)
 def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatter=0.0):
     """How far the R-Z angle difference of triplet a-b-c, measured along the helix, lies beyond
-    what the hits' resolution and multiple scattering allow (> 0: fails the cut).
+    what the hits' resolution and multiple scattering allow (> 0: fails the cut;
+    :func:`helix_drz`)."""
+    drz, allowed = helix_drz(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatter)
+    return drz - allowed
+
+
+@njit(cache=True)
+def helix_drz(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatter=0.0):
+    """The R-Z angle difference of triplet a-b-c measured along the helix, and the largest the
+    hits' resolution and multiple scattering allow (rad).
 
     The angle of each doublet is atan2(dz, s), s the arc length in x-y on the circle of curvature
     ``curv``: along a helix dz/ds is constant, so unlike the chord-radius angle it does not drift
@@ -160,7 +173,7 @@ def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatte
     dz1, dz2 = z[b] - z[a], z[c] - z[b]
     l1, l2 = s1 * s1 + dz1 * dz1, s2 * s2 + dz2 * dz2
     if l1 == 0.0 or l2 == 0.0:
-        return 0.0
+        return 0.0, max(floor, 1e-12)
     drz = abs(np.arctan2(s1 * dz2 - dz1 * s2, s1 * s2 + dz1 * dz2))
     # Derivatives of the difference by each hit's z (barrel) or r (disk), added in quadrature.
     var = scatter * scatter
@@ -169,7 +182,7 @@ def helix_drz_excess(x, y, z, a, b, c, curv, along, disk, floor, n_sigma, scatte
                       (c, s2 / l2, abs(dz2) / l2)):
         g = gr if disk[h] else gz
         var += (g * along[h]) ** 2
-    return drz - floor - n_sigma * np.sqrt(var)
+    return drz, max(floor + n_sigma * np.sqrt(var), 1e-12)
 
 
 @njit(cache=True)
@@ -240,10 +253,9 @@ def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, var_a, max_curv, n_sigma, field
 
 @njit(cache=True, nogil=True)
 def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy,
-                    var_max, x0,
-                    x0_track, own_track_material, field, x_before, w_before, before_bound, d0_cut, d0_floor, step,
-                    rz, max_span,
-                    max_curv, n_sigma, max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms):
+                    var_max, x0, x0_track, own_track_material, field, x_before, w_before,
+                    before_bound, d0_cut, d0_floor, step, rz, max_span, max_curv, n_sigma,
+                    max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms, t_rz):
     # Bounds first: with the scattering of the pass's lowest pT (no logarithm) and each hit's
     # largest variance across any track (var_max), most candidates fail the curvature or d0 cut
     # before their exact widths are computed; the bounds are never below the exact widths, so
@@ -302,9 +314,14 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                         x, y, a, curv, sig, ms, va, max_curv, n_sigma, field, x_before,
                         w_before):
                     continue
-                if drz_floor > 0.0 and helix_drz_excess(x, y, z, a, b, c, curv, along, disk,
-                                                        drz_floor, n_sigma, polar) > 0.0:
-                    continue
+                # The R-Z kink over what it may be: the quadruplets' R-Z strength.
+                rz_ratio = drz / max_drz
+                if drz_floor > 0.0:
+                    helix, allowed = helix_drz(x, y, z, a, b, c, curv, along, disk, drz_floor,
+                                               n_sigma, polar)
+                    if helix > allowed:
+                        continue
+                    rz_ratio = helix / allowed
                 if n < len(t_d1):
                     if own_track_material:
                         ms = triplet_scattering(z, a, b, c, ab, bc, curv, sig, max_curv,
@@ -314,6 +331,7 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                     t_curv[n] = curv
                     t_drz[n] = drz
                     t_ms[n] = ms
+                    t_rz[n] = rz_ratio
                 n += 1
     return n
 
@@ -369,7 +387,7 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
     out_ptr = csr(inner, n_hits)
     # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
-    d1, d2, curv, drz, ms = sized_pass(
+    d1, d2, curv, drz, ms, rz_ratio = sized_pass(
         _triplet_kernel,
         (inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy,
          sigma * sigma + wx * wx + wy * wy, x0, x0_track,
@@ -377,7 +395,8 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
          w_before, before_bound, d0_cut, float(d0_floor),
          doublets.step, rz, max_layer_gap + 1, max_curv, config.curvature_sigmas,
          config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0),
-        (np.int64, np.int64, np.float64, np.float64, np.float64), 1.25 * len(inner), len(inner),
+        (np.int64, np.int64, np.float64, np.float64, np.float64, np.float64), 1.25 * len(inner),
+        len(inner),
         threads)
     span = (doublets.step[d1] + doublets.step[d2]).astype(np.int8)
-    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz, span, ms)
+    return Triplets(d1, d2, inner[d1], outer[d1], outer[d2], curv, drz, span, ms, rz_ratio)
