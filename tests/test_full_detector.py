@@ -455,8 +455,8 @@ def test_true_quadruplets_fit_the_curvature_difference_allowed(sim):
     from qtrack.pipeline import build
 
     # The first pass: its triplet cuts allow for the silicon alone, what it carries on to the
-    # couplers for the full material. The fixed 1e-4 cut is lifted to see the whole spread.
-    cfg = Config().with_settings(min_pts=[], displaced_min_pt=0.0, qplet_max_dcurv=1e-3)
+    # couplers for the full material.
+    cfg = Config().with_settings(min_pts=[], displaced_min_pt=0.0)
     b = build(sim, cfg)
     t = b.triplets
     pid = sim.truth.set_index("hit_id").particle_id.loc[sim.hit_id].to_numpy()

@@ -324,8 +324,12 @@ def brute_triplets(ev: Event, d: Doublets, max_layer_gap: int, cfg: ModelConfig)
     return out
 
 
+#: The reference's model: its fixed quadruplet curvature cut (qtrack's default has no floor under
+#: the resolution's width, which the brute-force reference below does not compute).
+REFERENCE_MODEL = ModelConfig(qplet_max_dcurv=1e-4)
+
 MODEL_CONFIGS = {
-    "default": (DoubletConfig(), ModelConfig()),
+    "reference": (DoubletConfig(), REFERENCE_MODEL),
     "loose": (DoubletConfig(max_layer_gap=3), ModelConfig(tplet_max_curv=1.5e-3, tplet_max_drz=0.2,
                                                           qplet_max_dcurv=3e-4, qplet_max_strength=-0.1,
                                                           min_qplet_path=3, xy_relative_strength=0.3,
@@ -503,14 +507,14 @@ def test_model_matches_reference(event, cfg_name):
 
 
 def test_model_matches_reference_dense_event(dense_event, built):
-    m = _check_model(dense_event, DoubletConfig(), ModelConfig())
+    m = _check_model(dense_event, DoubletConfig(), REFERENCE_MODEL)
     # Denser than the shipped event: many more conflicts.
     assert len(m.conflict_i) > 3 * len(built.model.conflict_i)
 
 
 @pytest.mark.parametrize("min_path", [1, 3, 5])
 def test_max_path_threshold(event, min_path):
-    _check_model(event, DoubletConfig(), ModelConfig(min_qplet_path=min_path))
+    _check_model(event, DoubletConfig(), REFERENCE_MODEL.replace(min_qplet_path=min_path))
 
 
 def test_max_path_on_hand_made_chains():
@@ -526,8 +530,8 @@ def test_max_path_on_hand_made_chains():
                          "layer_id": [VOLAYERS[k][1] for k in layer]})
     ev = Event("toy", None, hits, None, None, np.arange(9), x, y, z, layer, TRACKML_BARREL)
     d = build_doublets(x, y, z, layer, TRACKML_BARREL)
-    t = build_triplets(x, y, z, d, 2, ModelConfig())
-    m = build_couplers(x, y, _order(ev), d, t, ModelConfig())
+    t = build_triplets(x, y, z, d, 2, REFERENCE_MODEL)
+    m = build_couplers(x, y, _order(ev), d, t, REFERENCE_MODEL)
     trip = set(zip(m.triplets.h1.tolist(), m.triplets.h2.tolist(), m.triplets.h3.tolist()))
     # Only the 5-hit track keeps triplets; its quadruplet with no hole has the strongest coupling.
     assert trip >= {(0, 1, 2), (1, 2, 3), (2, 3, 4)}
@@ -535,7 +539,7 @@ def test_max_path_on_hand_made_chains():
     assert m.n_quadruplets_all > len(m.quad_t1) >= 2
     strengths = dict(zip(zip(m.quad_t1.tolist(), m.quad_t2.tolist()), m.quad_strength.tolist()))
     assert min(strengths.values()) == pytest.approx(-1.0)
-    _, kept_t, couplers, conflicts = ref_model(ev, d, t, ModelConfig())
+    _, kept_t, couplers, conflicts = ref_model(ev, d, t, REFERENCE_MODEL)
     got_t, got_c, got_conf = _model_sets(m)
     assert got_t == kept_t and got_c.keys() == couplers.keys() and got_conf == conflicts
 

@@ -168,7 +168,10 @@ def test_config_from_toml(tmp_path):
 
 def test_config_defaults_are_the_reference():
     m = ModelConfig()
-    assert (m.tplet_max_curv, m.tplet_max_drz, m.qplet_max_dcurv, m.qplet_max_strength) == (8e-4, 0.1, 1e-4, -0.2)
+    assert (m.tplet_max_curv, m.tplet_max_drz, m.qplet_max_strength) == (8e-4, 0.1, -0.2)
+    # qtrack's own: no fixed floor (the reference's 1e-4) under the quadruplets' curvature
+    # difference, which its resolution and scattering set (curvature_sigmas).
+    assert m.qplet_max_dcurv == 0.0 and m.curvature_sigmas == 3.0
     assert (m.min_qplet_path, m.conflict_strength, m.bias_weight) == (2, 1.0, 0.0)
     # qtrack's own: 8 reads of 60 sweeps, one of 500 for giant components (SolveConfig)
     assert (SolveConfig().num_reads, SolveConfig().num_sweeps) == (8, 60)

@@ -58,16 +58,17 @@ def _quadruplet_kernel(row_lo, row_hi, t_d2, t_ptr, t_sigma, curv, t_ms, rz_rati
         d = t_d2[t1]
         for t2 in range(t_ptr[d], t_ptr[d + 1]):
             dcurv = abs(curv[t1] - curv[t2])
-            # The allowed difference: the reference's, or what the hits' resolution and the
-            # scattering at the two middle hits allow.
+            # The allowed difference: what the hits' resolution and the scattering at the two
+            # middle hits allow, at least max_dcurv (the reference's fixed cut alone without
+            # n_sigma).
             allowed = max_dcurv
-            if n_sigma > 0.0 and dcurv > max_dcurv:
+            if n_sigma > 0.0:
                 s1, s2 = t_sigma[t1], t_sigma[t2]
                 allowed = max(max_dcurv, n_sigma * np.sqrt(s1 * s1 + s2 * s2 + t_ms[t1] ** 2
                                                            + t_ms[t2] ** 2))
             if dcurv > allowed:
                 continue
-            xy = 1.0 - (dcurv / allowed) ** xy_pow
+            xy = 1.0 - (dcurv / allowed) ** xy_pow if allowed > 0.0 else 1.0
             rz = 1.0 - max(rz_ratio[t1], rz_ratio[t2]) ** rz_pow
             holes = t_span[t1] + d_step[t_d2[t2]] - 3
             s = num_mult * (xy_rel * xy + (1.0 - xy_rel) * rz) / (1.0 + holes) ** vl_pow
