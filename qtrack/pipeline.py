@@ -33,11 +33,11 @@ from .passes import passes_of, radiation_lengths
 from .model.couplers import Model, build_couplers
 from .model.doublets import Doublets, build_doublets, graph_of, min_pt_curvature
 from .model.qubo import Qubo, build_qubo, save_qubo
-from .model.triplets import Triplets, build_triplets
+from .model.triplets import Triplets, build_triplets, strip_smear
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
 from .double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
-from .track_quality import quality_cut
+from .track_quality import keep_tracks, quality_cut, too_curved
 from .tracks import Tracks, build_tracks, concat_tracks, order_along
 
 log = logging.getLogger("qtrack")
@@ -334,7 +334,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
         pass_solution, pass_tracks = _solve_pass(
             pass_qubo, triplets, sampler, cfg, event, free,
             beamspot.z0_max if tracking_pass.from_luminous_region else 0.0, timings, suffix,
-            progress)
+            progress, later=k + 1 < len(passes_of(config)))
         if k == 0:
             solution = pass_solution
         with _stage(timings, "tracks" + suffix) as st:
@@ -375,6 +375,22 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                   passes=passes)
 
 
+def _leave_lower_pt(tracks: Tracks, event: Event, config: Config, x0: np.ndarray) -> Tracks:
+    """The tracks of a pass without those that bend clearly more than its lowest pT: their
+    particle is a later pass's, which finds all of it (the hits' variance across the track is
+    bounded by the strips' full length on disks)."""
+    across, along = event.layers.resolution()
+    sigma = across[event.layer]
+    wx, wy = strip_smear(event.x, event.y, sigma, along[event.layer],
+                         event.layers.is_disk[event.layer], event.tilt)
+    field = config.doublets.field_tesla
+    max_curv = max(config.model.tplet_max_curv, min_pt_curvature(config.doublets.min_pt, field))
+    tracks = order_along(tracks, event.r, event.z)
+    steep = too_curved(tracks, event.x, event.y, sigma * sigma + wx * wx + wy * wy,
+                       x0[event.layer], max_curv, config.model.curvature_sigmas, field)
+    return keep_tracks(tracks, ~steep, event.n_hits)
+
+
 def _double_hits(tracks: Tracks, event: Event, config, threads: int = 1) -> Tracks:
     """Tracks side by side merged, then the hits on no track next to a track given to it."""
     if not config.double_hits:
@@ -392,10 +408,11 @@ def _double_hits(tracks: Tracks, event: Event, config, threads: int = 1) -> Trac
 
 
 def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hits: np.ndarray,
-                z0_max: float, timings: dict, suffix: str, progress: bool):
+                z0_max: float, timings: dict, suffix: str, progress: bool, later: bool = False):
     """Solve one pass's QUBO over the event's ``hits`` (indices) and turn the selected triplets
     into quality-cut tracks (meeting the beam line within ``z0_max``, 0 = anywhere), in the
-    event's hit indices."""
+    event's hit indices. With ``later`` passes to come, the tracks that bend clearly more than
+    this pass's lowest pT are left to them (:func:`~qtrack.track_quality.too_curved`)."""
     with _stage(timings, "solve" + suffix) as st:
         bar = None
         if progress:
@@ -416,9 +433,11 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
         tracks = build_tracks(hits[t.h1], hits[t.h2], hits[t.h3], solution.state, event.hit_id,
                               config.tracks, r=event.r, z=event.z, z0_max=z0_max, x=event.x,
                               y=event.y)
+        x0 = radiation_lengths(event.layers, config)
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
-                             config.tracks, radiation_lengths(event.layers, config),
-                             config.doublets.field_tesla)
+                             config.tracks, x0, config.doublets.field_tesla)
+        if later and config.model.curvature_sigmas > 0:
+            tracks = _leave_lower_pt(tracks, event, config, x0)
         st["size"] = f"{len(tracks)} tracks"
     return solution, tracks
 

@@ -248,6 +248,40 @@ def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
     return out
 
 
+def too_curved(tracks: Tracks, x, y, variance: np.ndarray, radiation_lengths: np.ndarray,
+               max_curv: float, n_sigma: float, field_tesla: float) -> np.ndarray:
+    """Which tracks bend more than ``max_curv`` (1/mm, a pass's lowest pT) by over ``n_sigma``
+    standard deviations of their fitted curvature.
+
+    A pass's triplet cuts see three hits at a time: on the disks, where a forward track's hits lie
+    a few mm apart across the beam, a lower-pT particle's first triplets pass and its later ones,
+    better measured, do not, and the pass keeps its first half. The circle through all its
+    hits measures the curvature with the hits' resolution ``variance`` (mm^2, across the
+    track at most; Gluckstern: sigma sqrt(720 / (n + 4)) / L^2 over the arc length L) and the
+    scattering in its ``radiation_lengths`` at the pass's lowest pT (PDG, "Passage of
+    particles through matter": 0.016 GeV sqrt(sum x) / (L pT)). Tracks are ordered along the
+    particle.
+    """
+    out = np.zeros(len(tracks), dtype=bool)
+    if not len(tracks):
+        return out
+    from .geometry import circle_fits
+    curv = 2.0 * np.abs(circle_fits(tracks.ptr, tracks.hits, x, y)[:, 0])
+    which = np.repeat(np.arange(len(tracks)), tracks.lengths())
+    step = np.hypot(np.diff(x[tracks.hits]), np.diff(y[tracks.hits]))
+    step[which[1:] != which[:-1]] = 0.0
+    length = np.bincount(which[1:], weights=step, minlength=len(tracks))
+    n = tracks.lengths()
+    mean_var = np.bincount(which, weights=variance[tracks.hits], minlength=len(tracks)) / n
+    material = np.bincount(which, weights=radiation_lengths[tracks.hits], minlength=len(tracks))
+    pt_min = GEV_PER_TESLA_MM * field_tesla / max_curv
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resolution = np.sqrt(720.0 / (n + 4) * mean_var) / length ** 2
+        scattering = 0.016 * np.sqrt(material) / (length * pt_min)
+        out = curv - n_sigma * np.hypot(resolution, scattering) > max_curv
+    return out & (length > 0)
+
+
 def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig,
                 radiation_lengths: np.ndarray | None = None, field_tesla: float = 2.0) -> Tracks:
     """Drop the tracks that have fewer than ``config.min_line_hits`` hits on one helix in r-z
@@ -262,13 +296,18 @@ def quality_cut(tracks: Tracks, x, y, z, layer, layers, config: TrackConfig,
     built from the triplets, before double hits are collected (a wrong double hit would spoil
     the fit of a good track).
     """
-    keep = quality_mask(tracks, x, y, z, layer, layers, config, radiation_lengths, field_tesla)
+    return keep_tracks(tracks, quality_mask(tracks, x, y, z, layer, layers, config,
+                                            radiation_lengths, field_tesla), len(x))
+
+
+def keep_tracks(tracks: Tracks, keep: np.ndarray, n_hits: int) -> Tracks:
+    """The tracks ``keep`` (a mask), with the doublets among their hits."""
     if keep.all():
         return tracks
     lengths = tracks.lengths()
     hits = tracks.hits[np.repeat(keep, lengths)]
     ptr = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
-    in_track = np.zeros(len(x), dtype=bool)
+    in_track = np.zeros(n_hits, dtype=bool)
     in_track[hits] = True
     inner = in_track[tracks.doublet_inner] & in_track[tracks.doublet_outer]
     return Tracks(ptr, hits, tracks.doublet_inner[inner], tracks.doublet_outer[inner])
