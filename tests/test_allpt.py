@@ -119,8 +119,20 @@ def test_low_pt_forward_doublets_and_tracks_meet_the_beam_line():
     assert abs(z0_line) > 150
     inv_2R = 0.5 * 0.3e-3 * 2.0 / 0.15
     s0, s1 = arc_length(r[0], inv_2R), arc_length(r[1], inv_2R)
-    assert _meets_beam_line(r[0], z[0], s0, r[1], z[1], s1, 50.0)
-    assert not _meets_beam_line(r[0], z[0], r[0], r[1], z[1], r[1], 50.0)
+    assert _meets_beam_line(r[0], z[0], s0, r[1], z[1], s1, 50.0, inv_2R)
+    assert not _meets_beam_line(r[0], z[0], r[0], r[1], z[1], r[1], 50.0, 0.0)
+    # A 0.31 GeV particle from z0 = -117 mm in a 0.15 GeV pass, between r = 498 and 658 mm
+    # (beyond the 0.15 GeV helix's half turn, 2R = 500 mm): its chord's z0 is -152 mm, outside
+    # a 100 mm window; the helix ending its half turn at 658 mm (R = 329 mm, stiffer than
+    # 0.15 GeV) meets it.
+    radius = 0.31 / 0.6e-3
+    xs, ys, zs = _helix(0.31, 0.36, -117.0, 2 * radius * np.arcsin(np.array([498.0, 658.0])
+                                                                    / (2 * radius)))
+    rs = np.hypot(xs, ys)
+    chord_z0 = zs[0] - rs[0] * (zs[1] - zs[0]) / (rs[1] - rs[0])
+    assert chord_z0 < -140
+    assert _meets_beam_line(rs[0], zs[0], arc_length(rs[0], inv_2R), rs[1], zs[1],
+                            arc_length(rs[1], inv_2R), 100.0, inv_2R)
     ptr, hits = np.array([0, 5]), np.arange(5)
     assert abs(track_z0(ptr, hits, r, z, x, y)[0]) < 1.0
     assert abs(track_z0(ptr, hits, r, z)[0]) > 150

@@ -102,7 +102,8 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
     (asin of 1 beyond the lowest pT's half turn, r > 2R: a stiffer track still reaches there);
     the segment passes at most ``max_layer_gap - 1`` layers without a hit (:func:`brute_step`);
     z0 somewhere between the straight r-z line's and the lowest-pT helix's (z linear in the arc
-    length 2R asin(r / 2R)) within the window.
+    length 2R asin(r / 2R)) within the window; beyond that helix's half turn (r_out > 2R), the
+    helix whose half turn ends at the outer hit (2R = r_out).
     """
     R = cfg.min_pt / (0.3e-3 * cfg.field_tesla)  # mm
     cot_max = math.sinh(cfg.eta_max)
@@ -125,7 +126,8 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
             if abs(dz / dr) > cot_max:
                 continue
             z0_line = zz[i] - r[i] * dz / dr
-            si, sj = (2 * R * math.asin(min(v / (2 * R), 1.0)) for v in (r[i], r[j]))
+            Rj = max(R, r[j] / 2)
+            si, sj = (2 * Rj * math.asin(min(v / (2 * Rj), 1.0)) for v in (r[i], r[j]))
             z0_helix = zz[i] - si * dz / (sj - si) if sj > si else z0_line
             if min(z0_line, z0_helix) > z0_max or max(z0_line, z0_helix) < -z0_max:
                 continue
@@ -165,8 +167,9 @@ def brute_doublets_numpy(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig 
                 ok = dr > 0
                 ok &= np.abs(dz / dr) <= cot_max
                 z0_line = z[ii, None] - r[ii, None] * dz / dr
-                si = 2 * R * np.arcsin(np.minimum(r[ii, None] / (2 * R), 1.0))
-                sj = 2 * R * np.arcsin(np.minimum(r[None, jj] / (2 * R), 1.0))
+                Rj = np.maximum(R, r[None, jj] / 2)
+                si = 2 * Rj * np.arcsin(np.minimum(r[ii, None] / (2 * Rj), 1.0))
+                sj = 2 * Rj * np.arcsin(np.minimum(r[None, jj] / (2 * Rj), 1.0))
                 z0_helix = np.where(sj > si, z[ii, None] - si * dz / (sj - si), z0_line)
                 ok &= (np.minimum(z0_line, z0_helix) <= z0_max) & (
                     np.maximum(z0_line, z0_helix) >= -z0_max)
