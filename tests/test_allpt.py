@@ -41,8 +41,11 @@ def test_passes_find_the_low_pt_and_displaced_particles(solved_modes):
     assert hits == sorted(hits, reverse=True) and hits[-1] < 0.8 * hits[0]
     assert [p["from_beam_line"] for p in default.passes] == [False, True, True, False]
     assert len(fast.passes) == 1 and fast.passes[0]["tracks"] > 0
-    # Every track was built from selected triplets: the first pass's tracks are the same in both.
-    assert default.passes[0]["tracks"] == fast.passes[0]["tracks"]
+    # Every track was built from selected triplets: the first pass's tracks are the fast mode's,
+    # less those bending clearly more than 0.75 GeV, which the default leaves to its later
+    # passes (the fast mode has none and keeps them).
+    first, alone = default.passes[0]["tracks"], fast.passes[0]["tracks"]
+    assert 0.8 * alone < first < alone
 
 
 def test_tracks_are_ordered_along_the_particle(solved_modes):
