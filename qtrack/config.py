@@ -15,115 +15,24 @@ where the reference has a knob; doublet seeding is qtrack's own. A TOML file ove
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-
-
-def _between(lo=None, hi=None, lo_open=False):
-    def check(v):
-        return ((lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or v <= hi))
-    parts = []
-    if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo}")
-    if hi is not None:
-        parts.append(f"<= {hi}")
-    return check, " and ".join(parts)
-
-
-def _one_of(*choices):
-    return (lambda v: v in choices), "one of " + ", ".join(repr(c) for c in choices)
-
-
-_ANY = (lambda v: True), ""
-_POSITIVE = _between(0, lo_open=True)
-_NON_NEGATIVE = _between(0)
-_FRACTION = _between(0, 1)
-_COUNT = _between(1)
-
-
-class _Section:
-    """What every config section can do: check its values, and be copied with changes.
-
-    ``_rules`` gives each field's allowed range (types come from the annotations); a value out of
-    range or of the wrong type stops with one line naming the section, key, value and what is
-    allowed, whether it came from a TOML file or from Python.
-    """
-
-    _section = ""
-    _rules: dict = {}
-
-    def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            checked = _check_value(self, f, value)
-            if checked is not value:
-                object.__setattr__(self, f.name, checked)
-
-    def replace(self, **changes):
-        """A copy with some fields changed, checked as a TOML file's would be."""
-        return _merge(self, changes, "config")
-
-
-def _check_value(section, f, value):
-    where = f"[{section._section}] {f.name} = {value!r}"
-    kind = f.type if isinstance(f.type, str) else f.type.__name__
-    check, text = section._rules.get(f.name, _ANY)
-    if f.name == "min_pts":
-        if (isinstance(value, (list, tuple)) and len(value) <= 4
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                        and math.isfinite(v) and 0.05 <= v <= 100 for v in value)
-                and all(a > b for a, b in zip(value, value[1:]))):
-            return tuple(float(v) for v in value)
-        raise InputError(f"{where}: expected up to 4 pT thresholds (GeV) between 0.05 and 100, "
-                         f"highest first")
-    if f.name == "beta_range":
-        if value is None:
-            return None
-        if (isinstance(value, (list, tuple)) and len(value) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                        and math.isfinite(v) and v > 0 for v in value)
-                and value[0] < value[1]):
-            return (float(value[0]), float(value[1]))
-        raise InputError(f"{where}: expected two positive numbers [hot, cold] with hot < cold")
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        raise InputError(f"{where}: expected true or false")
-    if kind == "int":
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InputError(f"{where}: expected an integer{' ' + text if text else ''}")
-    elif kind == "float":
-        if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                or not math.isfinite(value):
-            raise InputError(f"{where}: expected a finite number{' ' + text if text else ''}")
-        value = float(value)
-    elif kind == "str" and not isinstance(value, str):
-        raise InputError(f"{where}: expected {text or 'a string'}")
-    elif kind.startswith("tuple"):
-        if not (isinstance(value, (list, tuple)) and len(value) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                        and math.isfinite(v) for v in value)):
-            raise InputError(f"{where}: expected two numbers {text}")
-        value = (float(value[0]), float(value[1]))
-    if not check(value):
-        raise InputError(f"{where}: expected {text}")
-    return value
+from .sections import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Section, between, merge, one_of
 
 
 @dataclass(frozen=True)
-class DoubletConfig(_Section):
+class DoubletConfig(Section):
     """Seeding cuts: which hit pairs a track from the luminous region could make."""
 
     _section = "doublets"
     # Upper bounds: values no detector could use (a 100 GeV track is straight across the
     # tracker; solenoids stay below 10 T).
-    _rules = {"max_layer_gap": _between(1, 4), "min_pt": _between(0.1, 100),
-              "field_tesla": _between(0, 10, lo_open=True),
-              "phi_tolerance": _between(0, 0.5), "eta_max": _between(0, 6, lo_open=True)}
+    _rules = {"max_layer_gap": between(1, 4), "min_pt": between(0.1, 100),
+              "field_tesla": between(0, 10, lo_open=True),
+              "phi_tolerance": between(0, 0.5), "eta_max": between(0, 6, lo_open=True)}
 
     #: Largest step in the layer graph between the two hits (2 = at most one missing layer).
     max_layer_gap: int = 2
@@ -139,13 +48,13 @@ class DoubletConfig(_Section):
 
 
 @dataclass(frozen=True)
-class BeamSpotConfig(_Section):
+class BeamSpotConfig(Section):
     """The luminous region: where tracks may come from. Every cut on it reads this section."""
 
     _section = "beamspot"
     # Luminous regions are a few hundred mm long at most (sigma_z 50-55 mm at the HL-LHC).
-    _rules = {"z0_max": _between(0, 1000), "doublet_z0_margin": _between(0, 1000),
-              "d0_max": _between(0, 20), "triplet_d0_floor": _between(0, 20)}
+    _rules = {"z0_max": between(0, 1000), "doublet_z0_margin": between(0, 1000),
+              "d0_max": between(0, 20), "triplet_d0_floor": between(0, 20)}
 
     #: Half-length (mm) of the luminous region: a track's straight-line fit in r-z must meet the
     #: beam line within it (0 = no check), and the D0 weights penalise triplets pointing beyond it.
@@ -174,22 +83,22 @@ class BeamSpotConfig(_Section):
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Section):
+class ModelConfig(Section):
     """Triplet and quadruplet cuts and QUBO weights (names follow the reference's config)."""
 
     _section = "model"
     # Curvatures (1/mm) above 0.1 are circles of radius < 10 mm, that reach no layer; angle
     # differences (rad) beyond pi are none.
-    _rules = {"tplet_max_curv": _between(0, 0.1, lo_open=True), "curvature_sigmas": _between(0, 10),
-              "tplet_max_drz": _between(0, 3.14, lo_open=True),
-              "tplet_drz_floor": _between(0, 3.14),
-              "qplet_max_dcurv": _between(0, 0.1),
-              "layer_radiation_length": _between(0, 0.5), "qplet_max_strength": _between(None, 0),
+    _rules = {"tplet_max_curv": between(0, 0.1, lo_open=True), "curvature_sigmas": between(0, 10),
+              "tplet_max_drz": between(0, 3.14, lo_open=True),
+              "tplet_drz_floor": between(0, 3.14),
+              "qplet_max_dcurv": between(0, 0.1),
+              "layer_radiation_length": between(0, 0.5), "qplet_max_strength": between(None, 0),
               "num_multiplier": (lambda v: v < 0, "< 0 (quadruplet couplers are negative)"),
-              "xy_relative_strength": _FRACTION, "xy_power": _POSITIVE, "rz_power": _POSITIVE,
-              "volayer_power": _NON_NEGATIVE, "min_qplet_path": _NON_NEGATIVE,
-              "conflict_strength": _POSITIVE, "d0_factor": _NON_NEGATIVE, "d0_denom": _POSITIVE,
-              "z0_factor": _NON_NEGATIVE, "z0_denom": _POSITIVE}
+              "xy_relative_strength": FRACTION, "xy_power": POSITIVE, "rz_power": POSITIVE,
+              "volayer_power": NON_NEGATIVE, "min_qplet_path": NON_NEGATIVE,
+              "conflict_strength": POSITIVE, "d0_factor": NON_NEGATIVE, "d0_denom": POSITIVE,
+              "z0_factor": NON_NEGATIVE, "z0_denom": POSITIVE}
 
     #: Largest layer span of a triplet is ``max_layer_gap + 1`` of the doublets' config.
     #: Curvature cut (1/mm); raised to the curvature of a ``doublets.min_pt`` track when that is
@@ -243,7 +152,7 @@ class ModelConfig(_Section):
 
 
 @dataclass(frozen=True)
-class SolveConfig(_Section):
+class SolveConfig(Section):
     """Sampler settings.
 
     Every connected component keeps its own best read, so reads pay while components are small:
@@ -256,10 +165,10 @@ class SolveConfig(_Section):
     """
 
     _section = "solve"
-    _rules = {"num_reads": _between(1, 100_000), "num_sweeps": _between(1, 10_000_000),
-              "seed": _between(0, 2**63 - 1), "threads": _between(1, 256),
-              "large_component": _between(1, 10**9), "large_num_reads": _between(1, 100_000),
-              "large_num_sweeps": _between(1, 10_000_000)}
+    _rules = {"num_reads": between(1, 100_000), "num_sweeps": between(1, 10_000_000),
+              "seed": between(0, 2**63 - 1), "threads": between(1, 256),
+              "large_component": between(1, 10**9), "large_num_reads": between(1, 100_000),
+              "large_num_sweeps": between(1, 10_000_000)}
 
     num_reads: int = 8
     num_sweeps: int = 60
@@ -287,12 +196,12 @@ class SolveConfig(_Section):
 
 
 @dataclass(frozen=True)
-class SBConfig(_Section):
+class SBConfig(Section):
     """Simulated bifurcation (``--sampler sb``), see :mod:`qtrack.samplers.sb`."""
 
     _section = "sb"
-    _rules = {"num_steps": _COUNT, "dt": _between(0, 10, lo_open=True),
-              "variant": _one_of("discrete", "ballistic")}
+    _rules = {"num_steps": COUNT, "dt": between(0, 10, lo_open=True),
+              "variant": one_of("discrete", "ballistic")}
 
     num_steps: int = 1000
     dt: float = 1.0
@@ -303,24 +212,24 @@ class SBConfig(_Section):
 
 
 @dataclass(frozen=True)
-class QPUConfig(_Section):
+class QPUConfig(Section):
     """The D-Wave samplers (``qpu``, ``mock-qpu``, ``decomposed``, ``hybrid``), see
     :mod:`qtrack.samplers.dwave`. The one place their defaults live."""
 
     _section = "qpu"
-    _rules = {"subproblem_size": _between(2, 10_000), "num_reads": _between(1, 10_000),
-              "sweeps": _COUNT, "partitions": _between(1, 8),
-              "initial_state": _one_of("zeros", "descent", "anneal"), "loop_sweeps": _COUNT,
-              "loop_initial_state": _one_of("zeros", "descent", "anneal"),
-              "embedding": _one_of("clique", "minorminer"),
-              "embedding_timeout": _POSITIVE, "time_limit": _NON_NEGATIVE,
-              "exact_max_variables": _between(0, 16),
-              "programming_time_us": _NON_NEGATIVE, "anneal_time_us": _NON_NEGATIVE,
-              "readout_time_small_us": _NON_NEGATIVE, "readout_time_large_us": _NON_NEGATIVE,
-              "delay_time_us": _NON_NEGATIVE, "ice_sigma_h": _between(0, 1),
-              "ice_sigma_j": _between(0, 1), "mock_num_sweeps": _COUNT,
-              "chain_strength_prefactor": _POSITIVE,
-              "mock_annealer": _one_of("simulated", "path-integral")}
+    _rules = {"subproblem_size": between(2, 10_000), "num_reads": between(1, 10_000),
+              "sweeps": COUNT, "partitions": between(1, 8),
+              "initial_state": one_of("zeros", "descent", "anneal"), "loop_sweeps": COUNT,
+              "loop_initial_state": one_of("zeros", "descent", "anneal"),
+              "embedding": one_of("clique", "minorminer"),
+              "embedding_timeout": POSITIVE, "time_limit": NON_NEGATIVE,
+              "exact_max_variables": between(0, 16),
+              "programming_time_us": NON_NEGATIVE, "anneal_time_us": NON_NEGATIVE,
+              "readout_time_small_us": NON_NEGATIVE, "readout_time_large_us": NON_NEGATIVE,
+              "delay_time_us": NON_NEGATIVE, "ice_sigma_h": between(0, 1),
+              "ice_sigma_j": between(0, 1), "mock_num_sweeps": COUNT,
+              "chain_strength_prefactor": POSITIVE,
+              "mock_annealer": one_of("simulated", "path-integral")}
 
     #: Largest number of logical variables sent to the QPU in one call. With clique embeddings
     #: on Pegasus P16 the chains grow with it (5 qubits at 40, 11 at 100), and the mock's
@@ -383,18 +292,18 @@ class QPUConfig(_Section):
 
 
 @dataclass(frozen=True)
-class TrackConfig(_Section):
+class TrackConfig(Section):
     """Merging selected triplets into tracks."""
 
     _section = "tracks"
     # A particle leaves at most about 20 hits (TrackML, double hits included): 30 bounds every
     # hit count; distances (mm) beyond a metre are the size of the detector.
-    _rules = {"min_hits": _between(3, 30), "double_hit_max_along": _between(0, 1000),
-              "merge_fraction": _between(0, 1, lo_open=True),
-              "min_line_hits": _between(4, 30), "strip_min_line_hits": _between(4, 30),
-              "max_rz_chi2": _NON_NEGATIVE,
-              "rz_chi2_floor": _between(0, 100, lo_open=True), "holed_min_hits": _between(0, 30),
-              "holed_max_xy_rms": _between(0, 1000)}
+    _rules = {"min_hits": between(3, 30), "double_hit_max_along": between(0, 1000),
+              "merge_fraction": between(0, 1, lo_open=True),
+              "min_line_hits": between(4, 30), "strip_min_line_hits": between(4, 30),
+              "max_rz_chi2": NON_NEGATIVE,
+              "rz_chi2_floor": between(0, 100, lo_open=True), "holed_min_hits": between(0, 30),
+              "holed_max_xy_rms": between(0, 1000)}
 
     min_hits: int = 5
     #: Give every track the hits on the overlapping module of the layers it crosses ("double
@@ -428,7 +337,7 @@ class TrackConfig(_Section):
 
 
 @dataclass(frozen=True)
-class PassesConfig(_Section):
+class PassesConfig(Section):
     """Iterative tracking: more passes, each its own QUBO, over the hits earlier tracks left.
 
     The first pass is the model of the other sections (``doublets.min_pt``, primaries from the
@@ -440,9 +349,9 @@ class PassesConfig(_Section):
     """
 
     _section = "passes"
-    _rules = {"max_layer_gap": _between(1, 4), "displaced_min_pt": _between(0, 100),
-              "first_layer_radiation_length": _between(0, 0.5),
-              "displaced_d0_max": _between(0, 20)}
+    _rules = {"max_layer_gap": between(1, 4), "displaced_min_pt": between(0, 100),
+              "first_layer_radiation_length": between(0, 0.5),
+              "displaced_d0_max": between(0, 20)}
 
     #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
     #: fast mode, ``--preset fast``). 0.15 GeV is a 250 mm radius at 2 T: the track still crosses
@@ -492,7 +401,7 @@ class Config:
 
     def replace(self, **sections) -> "Config":
         """Return a copy with some fields changed: ``cfg.replace(solve={"seed": 3})``."""
-        return _merge(self, sections, "config")
+        return merge(self, sections, "config")
 
     def with_settings(self, **settings) -> "Config":
         """A copy with fields changed by their bare name, e.g. ``num_reads=8, min_pt=0.9``.
@@ -517,7 +426,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":
-        return _merge(cls(), data, source)
+        return merge(cls(), data, source)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Config":
@@ -533,25 +442,3 @@ class Config:
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{path}: not valid TOML ({exc})") from None
         return cls.from_dict(data, str(path))
-
-
-def _merge(obj, changes: dict, source: str):
-    """Apply nested ``changes`` to a frozen dataclass; names, types and ranges are checked."""
-    if not isinstance(changes, dict):
-        raise InputError(f"{source}: expected a table, got {changes!r}")
-    fields = {f.name: f for f in dataclasses.fields(obj)}
-    updates = {}
-    for key, value in changes.items():
-        if key not in fields:
-            where = f"[{obj._section}] " if isinstance(obj, _Section) else ""
-            raise InputError(f"{source}: {where}unknown setting {key!r}; expected one of "
-                             f"{', '.join(sorted(fields))}")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            updates[key] = _merge(current, value, source)
-        else:
-            updates[key] = value
-    try:
-        return dataclasses.replace(obj, **updates)
-    except InputError as exc:
-        raise InputError(f"{source}: {exc}") from None

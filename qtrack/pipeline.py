@@ -33,7 +33,7 @@ from .passes import passes_of, radiation_lengths
 from .model.couplers import Model, build_couplers
 from .model.doublets import Doublets, build_doublets, graph_of, min_pt_curvature
 from .model.qubo import Qubo, build_qubo, save_qubo
-from .model.triplets import Triplets, build_triplets, strip_smear
+from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
 from .double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
@@ -317,7 +317,8 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     passes = []
     free = np.arange(event.n_hits)
     solution, tracks = None, None
-    for k, tracking_pass in enumerate(passes_of(config)):
+    plan = passes_of(config)
+    for k, tracking_pass in enumerate(plan):
         cfg = tracking_pass.config
         beamspot = built.beamspot.replace(d0_max=cfg.beamspot.d0_max)
         suffix = "" if k == 0 else f"/{k + 1}"
@@ -334,7 +335,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
         pass_solution, pass_tracks = _solve_pass(
             pass_qubo, triplets, sampler, cfg, event, free,
             beamspot.z0_max if tracking_pass.from_luminous_region else 0.0, timings, suffix,
-            progress, later=k + 1 < len(passes_of(config)))
+            progress, later=k + 1 < len(plan))
         if k == 0:
             solution = pass_solution
         with _stage(timings, "tracks" + suffix) as st:
@@ -373,22 +374,6 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                   sampler=sampler_name or type(sampler).__name__, sampler_info=info,
                   solution=solution, tracks=tracks, submission=submission, scores=scores,
                   passes=passes)
-
-
-def _leave_lower_pt(tracks: Tracks, event: Event, config: Config, x0: np.ndarray) -> Tracks:
-    """The tracks of a pass without those that bend clearly more than its lowest pT: their
-    particle is a later pass's, which finds all of it (the hits' variance across the track is
-    bounded by the strips' full length on disks)."""
-    across, along = event.layers.resolution()
-    sigma = across[event.layer]
-    wx, wy = strip_smear(event.x, event.y, sigma, along[event.layer],
-                         event.layers.is_disk[event.layer], event.tilt)
-    field = config.doublets.field_tesla
-    max_curv = max(config.model.tplet_max_curv, min_pt_curvature(config.doublets.min_pt, field))
-    tracks = order_along(tracks, event.r, event.z)
-    steep = too_curved(tracks, event.x, event.y, sigma * sigma + wx * wx + wy * wy,
-                       x0[event.layer], max_curv, config.model.curvature_sigmas, field)
-    return keep_tracks(tracks, ~steep, event.n_hits)
 
 
 def _double_hits(tracks: Tracks, event: Event, config, threads: int = 1) -> Tracks:
@@ -437,7 +422,11 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
                              config.tracks, x0, config.doublets.field_tesla)
         if later and config.model.curvature_sigmas > 0:
-            tracks = _leave_lower_pt(tracks, event, config, x0)
+            # Their particle is a later pass's, which finds all of it.
+            tracks = order_along(tracks, event.r, event.z)
+            steep = too_curved(tracks, event.x, event.y, event.layer, event.layers, event.tilt,
+                               x0[event.layer], config)
+            tracks = keep_tracks(tracks, ~steep, event.n_hits)
         st["size"] = f"{len(tracks)} tracks"
     return solution, tracks
 

@@ -248,8 +248,27 @@ def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
     return out
 
 
-def too_curved(tracks: Tracks, x, y, variance: np.ndarray, radiation_lengths: np.ndarray,
-               max_curv: float, n_sigma: float, field_tesla: float) -> np.ndarray:
+def too_curved(tracks: Tracks, x, y, layer, layers, tilt: np.ndarray,
+               radiation_lengths: np.ndarray, config) -> np.ndarray:
+    """Which tracks bend more than a pass's lowest pT (``config``: its
+    :class:`~qtrack.config.Config`) by over ``model.curvature_sigmas`` standard deviations of
+    their fitted curvature (:func:`curvature_excess`). Each hit's variance across the track is
+    bounded by the full length of its strips on disks (:func:`~qtrack.model.triplets.strip_smear`;
+    ``tilt``: :attr:`qtrack.event.Event.strip_tilt`)."""
+    from .model.doublets import min_pt_curvature
+    from .model.triplets import strip_smear
+
+    across, along = layers.resolution()
+    sigma = across[layer]
+    wx, wy = strip_smear(x, y, sigma, along[layer], layers.is_disk[layer], tilt)
+    field = config.doublets.field_tesla
+    max_curv = max(config.model.tplet_max_curv, min_pt_curvature(config.doublets.min_pt, field))
+    return curvature_excess(tracks, x, y, sigma * sigma + wx * wx + wy * wy, radiation_lengths,
+                            max_curv, config.model.curvature_sigmas, field)
+
+
+def curvature_excess(tracks: Tracks, x, y, variance: np.ndarray, radiation_lengths: np.ndarray,
+                     max_curv: float, n_sigma: float, field_tesla: float) -> np.ndarray:
     """Which tracks bend more than ``max_curv`` (1/mm, a pass's lowest pT) by over ``n_sigma``
     standard deviations of their fitted curvature.
 

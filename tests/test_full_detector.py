@@ -486,7 +486,7 @@ def test_tracks_bending_more_than_the_pass_are_left_to_later_passes():
     # Forward tracks on the pixel disks (r 32-120 mm): a 0.44 GeV particle's triplets there can
     # pass a 0.75 GeV pass's cuts, the circle through all eight hits cannot; a 0.9 GeV one stays.
     from qtrack.model.doublets import min_pt_curvature
-    from qtrack.track_quality import too_curved
+    from qtrack.track_quality import curvature_excess
 
     r = np.linspace(32.0, 120.0, 8)
     xs, ys = [], []
@@ -499,9 +499,9 @@ def test_tracks_bending_more_than_the_pass_are_left_to_later_passes():
                     np.zeros(0, np.int64))
     variance = np.full(24, 0.0144 ** 2)
     x0 = np.full(24, 0.025)
-    steep = too_curved(tracks, x, y, variance, x0, min_pt_curvature(0.75, 2.0), 3.0, 2.0)
+    steep = curvature_excess(tracks, x, y, variance, x0, min_pt_curvature(0.75, 2.0), 3.0, 2.0)
     # 0.7 GeV is within the fit's 3 sigma (scattering over 88 mm of arc) of 0.75 GeV.
     assert steep.tolist() == [True, False, False]
     # Without material the fit resolves 0.7 GeV too.
-    assert too_curved(tracks, x, y, variance, 0 * x0, min_pt_curvature(0.75, 2.0), 3.0,
+    assert curvature_excess(tracks, x, y, variance, 0 * x0, min_pt_curvature(0.75, 2.0), 3.0,
                       2.0).tolist() == [True, False, True]

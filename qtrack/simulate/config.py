@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import _NON_NEGATIVE, _POSITIVE, _between, _one_of, _Section
+from ..sections import NON_NEGATIVE, POSITIVE, Section, between, one_of
 from ..errors import QtrackError
 
 HARD_PROCESSES = ("ttbar", "none")
@@ -23,19 +23,19 @@ def _range_pair(lo_bound=None):
 
 
 @dataclass(frozen=True)
-class SimulationConfig(_Section):
+class SimulationConfig(Section):
     """One event = hard process and gun particles on the primary vertex, plus Poisson(pileup)
     minimum-bias vertices, all in a Gaussian luminous region; lengths in mm, momenta in GeV.
 
     Every value is checked on construction, as every config section's is."""
 
     _section = "simulate"
-    _rules = {"hard": _one_of(*HARD_PROCESSES), "pileup": _between(0, MAX_PILEUP),
-              "seed": _between(0, 2**63 - 1), "noise_fraction": _between(0, 0.99),
-              "vertex_sigma_z": _NON_NEGATIVE, "vertex_sigma_xy": _NON_NEGATIVE,
-              "gun_particles": _NON_NEGATIVE, "gun_pdg": _one_of(*GUN_SPECIES),
-              "gun_pt": _range_pair(0), "gun_eta": _range_pair(), "min_pt": _NON_NEGATIVE,
-              "max_eta": _POSITIVE, "bfield": _POSITIVE, "ecm": _POSITIVE}
+    _rules = {"hard": one_of(*HARD_PROCESSES), "pileup": between(0, MAX_PILEUP),
+              "seed": between(0, 2**63 - 1), "noise_fraction": between(0, 0.99),
+              "vertex_sigma_z": NON_NEGATIVE, "vertex_sigma_xy": NON_NEGATIVE,
+              "gun_particles": NON_NEGATIVE, "gun_pdg": one_of(*GUN_SPECIES),
+              "gun_pt": _range_pair(0), "gun_eta": _range_pair(), "min_pt": NON_NEGATIVE,
+              "max_eta": POSITIVE, "bfield": POSITIVE, "ecm": POSITIVE}
 
     #: Hard process on the primary vertex: Pythia8 ttbar, or none.
     hard: str = "ttbar"
