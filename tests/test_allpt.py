@@ -141,6 +141,30 @@ def test_low_pt_forward_doublets_and_tracks_meet_the_beam_line():
     assert abs(track_z0(ptr, hits, r, z)[0]) > 150
 
 
+def test_low_pt_pass_keeps_the_doublets_of_stiffer_tracks_beyond_its_half_turn():
+    # A 0.31 GeV particle from the beam line turns by 0.2 rad between the strip layers at
+    # r = 500 and 660 mm. In the 0.15 GeV pass (2R = 500 mm) the outer hit lies beyond that
+    # helix's half turn; the stiffest track reaching it ends its half turn there and turns by
+    # up to pi/2 - asin(500/660) = 0.71 rad, so the pair is a doublet.
+    from qtrack.config import BeamSpotConfig, DoubletConfig
+    from qtrack.model.doublets import build_doublets, max_turn
+    from qtrack.model.layers import TRACKML
+
+    radius = 0.31 / 0.6e-3
+    r_layers = TRACKML.position[(TRACKML.volume_id == 13) & np.isin(TRACKML.layer_id, [6, 8])]
+    xs, ys, zs = _helix(0.31, 0.2, 10.0, 2 * radius * np.arcsin(r_layers / (2 * radius)))
+    layer = TRACKML.index_of(np.array([13, 13]), np.array([6, 8]))
+    turn = abs(np.arctan2(ys[1], xs[1]) - np.arctan2(ys[0], xs[0]))
+    assert 0.15 < turn < max_turn(r_layers[0], r_layers[1], 0.5 * 0.6e-3 / 0.15)
+    d = build_doublets(xs, ys, zs, layer, TRACKML, DoubletConfig(min_pt=0.15),
+                       BeamSpotConfig(z0_max=50.0, estimate=False))
+    assert list(zip(d.inner, d.outer)) == [(0, 1)]
+    # The 0.4 GeV pass (2R = 1333 mm) does not take it: it bends more than 0.4 GeV allows.
+    d = build_doublets(xs, ys, zs, layer, TRACKML, DoubletConfig(min_pt=0.4),
+                       BeamSpotConfig(z0_max=50.0, estimate=False))
+    assert len(d) == 0
+
+
 def test_order_along_sorts_by_radius():
     from qtrack.tracks import Tracks, order_along
 

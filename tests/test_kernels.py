@@ -98,8 +98,9 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
                    table=TRACKML) -> set[tuple[int, int]]:
     """Every hit pair (i, j) on two layers that passes the documented seeding cuts; pure Python.
 
-    |dphi| <= asin(r_out / 2R) - asin(r_in / 2R) + phi_tolerance [+ d0_max (1/r_in - 1/r_out)]
-    (asin of 1 beyond the lowest pT's half turn, r > 2R: a stiffer track still reaches there);
+    |dphi| <= asin(r_out / 2R') - asin(r_in / 2R') + phi_tolerance [+ d0_max (1/r_in - 1/r_out)]
+    with R' = max(R, r_out / 2): beyond the lowest pT's half turn (r_out > 2R) the most curved
+    track reaching the outer hit is the one whose half turn ends there;
     the segment passes at most ``max_layer_gap - 1`` layers without a hit (:func:`brute_step`);
     z0 somewhere between the straight r-z line's and the lowest-pT helix's (z linear in the arc
     length 2R asin(r / 2R)) within the window; beyond that helix's half turn (r_out > 2R), the
@@ -136,7 +137,7 @@ def brute_doublets(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig = Beam
                 dphi -= 2 * math.pi
             while dphi < -math.pi:
                 dphi += 2 * math.pi
-            window = (math.asin(min(r[j] / (2 * R), 1.0)) - math.asin(min(r[i] / (2 * R), 1.0))
+            window = (math.asin(min(r[j] / (2 * Rj), 1.0)) - math.asin(min(r[i] / (2 * Rj), 1.0))
                       + cfg.phi_tolerance
                       + d0_max * (1 / r[i] - 1 / r[j]))
             if abs(dphi) > window:
@@ -174,8 +175,8 @@ def brute_doublets_numpy(x, y, z, layer, cfg: DoubletConfig, bs: BeamSpotConfig 
                 ok &= (np.minimum(z0_line, z0_helix) <= z0_max) & (
                     np.maximum(z0_line, z0_helix) >= -z0_max)
                 dphi = np.remainder(phi[None, jj] - phi[ii, None] + np.pi, 2 * np.pi) - np.pi
-                window = (np.arcsin(np.minimum(r[None, jj] / (2 * R), 1.0))
-                          - np.arcsin(np.minimum(r[ii, None] / (2 * R), 1.0))
+                window = (np.arcsin(np.minimum(r[None, jj] / (2 * Rj), 1.0))
+                          - np.arcsin(np.minimum(r[ii, None] / (2 * Rj), 1.0))
                           + cfg.phi_tolerance + d0_max * (1 / r[ii, None] - 1 / r[None, jj]))
                 ok &= np.abs(dphi) <= window
             a, b = np.nonzero(ok)

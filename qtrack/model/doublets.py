@@ -48,6 +48,17 @@ def _bend(r, inv_2R):
     return np.arcsin(s) if s < 1.0 else np.pi / 2
 
 
+@njit(cache=True, inline="always")
+def max_turn(ri, rj, inv_2R):
+    """Largest azimuth (rad) a track from the beam line with curvature up to ``2 * inv_2R``
+    turns by between radii ``ri < rj``: the turn grows with the curvature, and a track reaching
+    ``rj`` has ``2R >= rj``, so beyond the lowest pT's half turn the track whose half turn ends at
+    ``rj`` turns most (a 0.3 GeV particle from r = 500 to 660 mm turns by 0.2 rad, more than a
+    0.15 GeV circle's window there)."""
+    k = min(inv_2R, 1.0 / rj)
+    return _bend(rj, k) - _bend(ri, k)
+
+
 @njit(cache=True)
 def arc_length(r, inv_2R):
     """Arc length in x-y (mm) from the beam line to radius ``r`` on a circle through the origin
@@ -180,7 +191,7 @@ def _doublet_kernel(row_lo, row_hi, rank, order, hit_layer, bin_start, n_bins, u
                 r_far = r_reach
                 if is_disk[lo] and inv_width[lo] > 0.0:
                     r_far = min(r_far, u0[lo] + (k_bin + 1) / inv_width[lo])
-                window = _bend(r_far, inv_2R) - d0_max / r_far - bend_i
+                window = max_turn(ri, r_far, inv_2R) + phi_tol + d0_max / ri - d0_max / r_far
                 lo_phi = phi[i] - window
                 hi_phi = phi[i] + window
                 # Up to two ranges in the sorted phi array when the window wraps around +-pi.
@@ -213,7 +224,11 @@ def _doublet_kernel(row_lo, row_hi, rank, order, hit_layer, bin_start, n_bins, u
                             dphi -= 2 * np.pi
                         elif dphi < -np.pi:
                             dphi += 2 * np.pi
-                        if abs(dphi) > turn[j] - bend_i:
+                        if r[j] * inv_2R < 1.0:
+                            if abs(dphi) > turn[j] - bend_i:
+                                continue
+                        elif abs(dphi) > (max_turn(ri, r[j], inv_2R) + phi_tol
+                                          + d0_max * (1.0 / ri - 1.0 / r[j])):
                             continue
                         # Layers this doublet passes through without a hit: its own step.
                         step = 1
