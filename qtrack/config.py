@@ -350,6 +350,7 @@ class PassesConfig(Section):
 
     _section = "passes"
     _rules = {"max_layer_gap": between(1, 4), "displaced_min_pt": between(0, 100),
+              "handover_sigmas": between(0, 10),
               "first_layer_radiation_length": between(0, 0.5),
               "displaced_d0_max": between(0, 20)}
 
@@ -372,6 +373,16 @@ class PassesConfig(Section):
     #: quadruplets were 1.4-2.5 times the width allowed for (median pull, PU60), and the cut
     #: lost 3-7 % of them, most often the last one of a track, whose hit then stayed on no track.
     first_layer_radiation_length: float = 0.0
+    #: A pass's track whose circle through all its hits bends more than the pass's lowest pT
+    #: by over this many standard deviations of that curvature (resolution and scattering:
+    #: :func:`qtrack.track_quality.curvature_excess`) is left to the later passes, which find
+    #: all of its particle: the pass's triplet cuts (3 sigma of three hits each) keep a slightly
+    #: softer particle's first triplets and cut its later ones, so its track would stop short and
+    #: its remaining hits stay on no track. The fit over the whole track measures the curvature
+    #: far better than one triplet: at 1 sigma the PU60 seed-2 event scored 0.8199 against
+    #: 0.8144 at 2 and 0.8069 at 3 (0.8173 at 0), PU200 seed 1 0.7847 against 0.7828 and
+    #: 0.7749 (0.7843 at 0, with 7 % more time).
+    handover_sigmas: float = 1.0
     #: ``doublets.max_layer_gap`` of the passes after the first.
     max_layer_gap: int = 2
     #: pT threshold (GeV) of a last pass for displaced particles (conversions, decays, hadronic

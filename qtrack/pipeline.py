@@ -421,7 +421,7 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
         x0 = radiation_lengths(event.layers, config)
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
                              config.tracks, x0, config.doublets.field_tesla)
-        if later and config.model.curvature_sigmas > 0:
+        if later:
             # Their particle is a later pass's, which finds all of it.
             tracks = order_along(tracks, event.r, event.z)
             steep = too_curved(tracks, event.x, event.y, event.layer, event.layers, event.tilt,

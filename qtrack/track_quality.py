@@ -251,7 +251,7 @@ def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
 def too_curved(tracks: Tracks, x, y, layer, layers, tilt: np.ndarray,
                radiation_lengths: np.ndarray, config) -> np.ndarray:
     """Which tracks bend more than a pass's lowest pT (``config``: its
-    :class:`~qtrack.config.Config`) by over ``model.curvature_sigmas`` standard deviations of
+    :class:`~qtrack.config.Config`) by over ``passes.handover_sigmas`` standard deviations of
     their fitted curvature (:func:`curvature_excess`). Each hit's variance across the track is
     bounded by the full length of its strips on disks (:func:`~qtrack.model.triplets.strip_smear`;
     ``tilt``: :attr:`qtrack.event.Event.strip_tilt`)."""
@@ -264,7 +264,7 @@ def too_curved(tracks: Tracks, x, y, layer, layers, tilt: np.ndarray,
     field = config.doublets.field_tesla
     max_curv = max(config.model.tplet_max_curv, min_pt_curvature(config.doublets.min_pt, field))
     return curvature_excess(tracks, x, y, sigma * sigma + wx * wx + wy * wy, radiation_lengths,
-                            max_curv, config.model.curvature_sigmas, field)
+                            max_curv, config.passes.handover_sigmas, field)
 
 
 def curvature_excess(tracks: Tracks, x, y, variance: np.ndarray, radiation_lengths: np.ndarray,

@@ -28,8 +28,8 @@ def solved_modes():
 def test_passes_find_the_low_pt_and_displaced_particles(solved_modes):
     default, fast = solved_modes
     s, f = default.scores, fast.scores
-    # Measured on the shipped ttbar + PU20 event: TrackML 0.798 against 0.50 for the single
-    # pT >= 0.75 GeV pass, 0.3-1 GeV primaries 97 % against 46 %, no fake track.
+    # Measured on the shipped ttbar + PU20 event: TrackML 0.851 against 0.50 for the single
+    # pT >= 0.75 GeV pass, 0.3-1 GeV primaries 99 % against 46 %, no fake track.
     assert s["trackml_score"] >= 0.75
     assert s["trackml_score"] >= f["trackml_score"] + 0.2
     assert s["low_pt_efficiency"] >= 0.9 > f["low_pt_efficiency"]
@@ -42,10 +42,10 @@ def test_passes_find_the_low_pt_and_displaced_particles(solved_modes):
     assert [p["from_beam_line"] for p in default.passes] == [False, True, True, False]
     assert len(fast.passes) == 1 and fast.passes[0]["tracks"] > 0
     # Every track was built from selected triplets: the first pass's tracks are the fast mode's,
-    # less those bending clearly more than 0.75 GeV, which the default leaves to its later
-    # passes (the fast mode has none and keeps them).
+    # less those bending more than 0.75 GeV (by a standard deviation of their fit), which the
+    # default leaves to its later passes (the fast mode has none and keeps them): 382 of 541.
     first, alone = default.passes[0]["tracks"], fast.passes[0]["tracks"]
-    assert 0.8 * alone < first < alone
+    assert 0.6 * alone < first < 0.85 * alone
 
 
 def test_tracks_are_ordered_along_the_particle(solved_modes):
