@@ -35,11 +35,11 @@ def test_passes_find_the_low_pt_and_displaced_particles(solved_modes):
     assert s["low_pt_efficiency"] >= 0.9 > f["low_pt_efficiency"]
     assert s["focused_efficiency"] >= 0.97
     assert s["fake_rate"] <= 0.05 and s["duplicate_rate"] <= 0.02
-    # Four passes, each on the hits the earlier ones left; the fast mode is the first alone.
-    assert [p["min_pt"] for p in default.passes] == [0.75, 0.4, 0.15, 0.3]
+    # Five passes, each on the hits the earlier ones left; the fast mode is the first alone.
+    assert [p["min_pt"] for p in default.passes] == [0.75, 0.4, 0.15, 0.1, 0.3]
     hits = [p["hits"] for p in default.passes]
     assert hits == sorted(hits, reverse=True) and hits[-1] < 0.8 * hits[0]
-    assert [p["from_beam_line"] for p in default.passes] == [False, True, True, False]
+    assert [p["from_beam_line"] for p in default.passes] == [False, True, True, True, False]
     assert len(fast.passes) == 1 and fast.passes[0]["tracks"] > 0
     # Every track was built from selected triplets: the first pass's tracks are the fast mode's,
     # less those bending more than 0.75 GeV (by a standard deviation of their fit), which the
