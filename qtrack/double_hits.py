@@ -16,12 +16,14 @@ from .tracks import Tracks
 
 @njit(cache=True, nogil=True)
 def _double_hit_kernel(k_lo, k_hi, ptr, hits, track_of, bin_start, n_bins, u0, inv_width, phi, x,
-                       y, z, along, layer, tol, max_s, other_tracks, best_track, best_d):
+                       y, z, along, layer, module, tol, max_s, other_tracks, best_track, best_d):
     # For every hit of tracks k_lo..k_hi: hits on the same layer close to the track's local
     # direction (from its neighbours on the track) are the other module of an overlap.
     # Candidates are the unassigned hits, or with ``other_tracks`` the hits of the other tracks;
     # a candidate within tol of the direction and max_s along it is within max_s + tol of the
-    # hit in the along coordinate too: a few bins of the layer.
+    # hit in the along coordinate too: a few bins of the layer. A particle crosses a module
+    # once: a hit on the track's own module (module >= 0) is another particle's, however near the
+    # direction (a track crossing a barrel layer at a shallow angle runs along its module).
     for k in range(k_lo, k_hi):
         a, b = ptr[k], ptr[k + 1]
         for m in range(a, b):
@@ -57,6 +59,8 @@ def _double_hit_kernel(k_lo, k_hi, ptr, hits, track_of, bin_start, n_bins, u0, i
                     for c in range(j0, j1):
                         if c == h or (track_of[c] == k + 1 if other_tracks else track_of[c] != 0):
                             continue
+                        if module[h] >= 0 and module[c] == module[h]:
+                            continue
                         dx, dy, dz = x[c] - x[h], y[c] - y[h], z[c] - z[h]
                         s = dx * tx + dy * ty + dz * tz
                         if abs(s) > max_s:
@@ -73,7 +77,7 @@ OVERLAP_BINS = 64
 
 
 def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, other_tracks,
-                     disk=None, threads: int = 1):
+                     disk=None, threads: int = 1, module=None):
     """Per hit: the track (0-based) whose local direction passes nearest to it within tolerance
     on its layer (-1: none), among tracks other than its own (``other_tracks``) or, for hits on
     no track, all of them; and that distance (mm). The tracks are shared out to ``threads``
@@ -88,7 +92,9 @@ def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, oth
     track_of = tracks.track_of_hit(n_hits)[order]
     args = (tracks.ptr, binned.rank[tracks.hits], track_of, binned.start, OVERLAP_BINS,
             binned.u_min, binned.inv_width, phi[order], x[order], y[order], z[order],
-            along[order], layer[order], np.asarray(tolerance, dtype=np.float64),
+            along[order], layer[order],
+            (np.full(n_hits, -1, np.int64) if module is None else np.asarray(module, np.int64))[order],
+            np.asarray(tolerance, dtype=np.float64),
             float(max_along), bool(other_tracks))
     # Each thread keeps its own nearest track per hit; merged in track order, so that ties go to
     # the lower track as in one pass.
@@ -128,18 +134,20 @@ def _regroup(tracks: "Tracks", track: np.ndarray, hit: np.ndarray, n_tracks: int
 
 def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
                         layer: np.ndarray, tolerance: np.ndarray, max_along: float,
-                        disk: np.ndarray | None = None, threads: int = 1) -> "Tracks":
+                        disk: np.ndarray | None = None, threads: int = 1,
+                        module: np.ndarray | None = None) -> "Tracks":
     """Add to every track the hits on the overlapping module of the layers it crosses.
 
     A hit on no track joins the track whose local direction (through the neighbours of its hit
     on the same layer) passes within ``tolerance[layer]`` mm of it, at most ``max_along`` mm
-    from that hit along the track; the nearest such track if several. ``disk`` (per layer, is
+    from that hit along the track, on another module (``module``: per hit, its module id within
+    its layer, -1 or None unknown); the nearest such track if several. ``disk`` (per layer, is
     it a disk) narrows the search, and ``threads`` share it; neither changes the answer.
     """
     if len(tracks) == 0 or len(x) == 0:
         return tracks
     best, dist = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, False, disk,
-                                  threads)
+                                  threads, module)
     added = np.flatnonzero(best >= 0)
     if len(added) == 0:
         return tracks
@@ -158,7 +166,7 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
 def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
                           layer: np.ndarray, tolerance: np.ndarray, max_along: float,
                           min_fraction: float, disk: np.ndarray | None = None,
-                          threads: int = 1) -> "Tracks":
+                          threads: int = 1, module: np.ndarray | None = None) -> "Tracks":
     """Merge every track that runs alongside a longer one through the overlapping modules.
 
     Where the modules of a layer overlap, a particle leaves two hits, and two tracks without a
@@ -168,7 +176,8 @@ def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.
     """
     if len(tracks) < 2:
         return tracks
-    best, _ = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True, disk, threads)
+    best, _ = _overlap_matches(tracks, x, y, z, layer, tolerance, max_along, True, disk, threads,
+                               module)
     lengths = tracks.lengths()
     own = np.repeat(np.arange(len(tracks)), lengths)
     partner = best[tracks.hits]

@@ -50,6 +50,9 @@ class Event:
     #: Per hit (arrays' order), the tilt of its disk module's strips from its radius
     #: (:func:`~qtrack.model.layers.strip_tilts`); None without a detectors file (radial strips).
     strip_tilt: np.ndarray | None = None
+    #: Per hit, its ``module_id`` (unique within its layer; -1 where the file has none): the
+    #: double-hit collection never gives a track a second hit on one module.
+    module: np.ndarray | None = None
 
     @property
     def r(self) -> np.ndarray:
@@ -257,12 +260,13 @@ def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: b
                     "(volume/layer: hits %s%s)", hits_path.name, int((~inside).sum()), len(hits),
                     len(unknown), listed, ", ..." if len(unknown) > 5 else "")
     sel = hits[inside]
-    tilt = None
-    if modules is not None and "module_id" in sel.columns:
+    tilt, module = None, None
+    if "module_id" in sel.columns:
+        module = pd.to_numeric(sel.module_id, errors="coerce").fillna(-1).to_numpy(np.int64)
+    if modules is not None and module is not None:
         tilt = strip_tilts(sel.x.to_numpy(np.float64), sel.y.to_numpy(np.float64),
                            sel.volume_id.to_numpy(), sel.layer_id.to_numpy(),
-                           pd.to_numeric(sel.module_id, errors="coerce").fillna(-1).to_numpy(),
-                           modules)
+                           module, modules)
     return Event(
         name=prefix.name,
         prefix=prefix,
@@ -276,4 +280,5 @@ def load_event(path: str | Path, layers: LayerTable | None = None, with_truth: b
         layer=layer[inside],
         layers=layers,
         strip_tilt=tilt,
+        module=module,
     )

@@ -384,11 +384,11 @@ def _double_hits(tracks: Tracks, event: Event, config, threads: int = 1) -> Trac
     disk = event.layers.is_disk
     tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer, tolerance,
                                    config.double_hit_max_along, config.merge_fraction, disk,
-                                   threads)
+                                   threads, event.module)
     # In order along the particle: a hit's direction comes from its neighbours on the track.
     tracks = order_along(tracks, event.r, event.z)
     tracks = collect_double_hits(tracks, event.x, event.y, event.z, event.layer, tolerance,
-                                 config.double_hit_max_along, disk, threads)
+                                 config.double_hit_max_along, disk, threads, event.module)
     return order_along(tracks, event.r, event.z)
 
 

@@ -34,6 +34,7 @@ def _check_same_as_files(ev, raw_frames):
     np.testing.assert_array_equal(ev.truth.particle_id.to_numpy(), truth.particle_id.to_numpy())
     np.testing.assert_allclose(ev.truth.weight.to_numpy(), truth.weight.to_numpy())
     assert ev.particles is not None and len(ev.particles) == len(particles)
+    np.testing.assert_array_equal(ev.module, hits.module_id.to_numpy())
 
 
 def test_load_by_prefix(raw_frames):

@@ -120,6 +120,16 @@ def test_double_hit_collection_on_a_straight_track():
     out = collect_double_hits(tracks, xyz[:, 0], xyz[:, 1], xyz[:, 2], layer, tol, 40.0)
     assert sorted(out.hits.tolist()) == [0, 1, 2, 3, 4]
     assert out.ptr.tolist() == [0, 5]
+    # On the module of the track's own hit there, it is another particle's: a particle crosses
+    # a module once.
+    module = np.array([0, 7, 0, 0, 7, 8, 9])
+    out = collect_double_hits(tracks, xyz[:, 0], xyz[:, 1], xyz[:, 2], layer, tol, 40.0,
+                              module=module)
+    assert out.ptr.tolist() == [0, 4]
+    module[4] = 6
+    out = collect_double_hits(tracks, xyz[:, 0], xyz[:, 1], xyz[:, 2], layer, tol, 40.0,
+                              module=module)
+    assert sorted(out.hits.tolist()) == [0, 1, 2, 3, 4]
 
 
 def _helix(radius_mm, r, cot_theta, z0, charge=1):
