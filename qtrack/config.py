@@ -355,16 +355,19 @@ class PassesConfig(Section):
               "displaced_d0_max": between(0, 20)}
 
     #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
-    #: fast mode, ``--preset fast``). 0.15 GeV is a 250 mm radius at 2 T: the track reaches
-    #: r = 2R = 500 mm (the four pixel layers and three strip layers) before turning back. The
-    #: 0.4 GeV pass in between takes the 0.4-0.75 GeV particles (a quarter of the hits at
-    #: pile-up 200) before the widest search starts: on a PU200 event the 0.15 GeV pass then
-    #: has 147k variables instead of 482k (measured, ``experiments/allpt_study.py``). The
+    #: fast mode, ``--preset fast``). Each pass takes the particles down to its pT before the
+    #: next, wider search starts on fewer hits: the combinatorics grows with the curvature window
+    #: and with the hits left. 0.15 GeV is a 250 mm radius at 2 T: the track reaches
+    #: r = 2R = 500 mm (the four pixel layers and three strip layers) before turning back; the
     #: 0.1 GeV pass (2R = 333 mm: the pixels and the first strip layer) takes the softest
-    #: primaries on the hits the 0.15 GeV pass left; it is small (22k variables at pile-up 200)
-    #: and raised the TrackML score of the PU60 seed-2 event from 0.8199 to 0.8497 and of the
-    #: PU200 seed-1 event from 0.7847 to 0.8036 (fakes 3.35 -> 3.77 %), in about 3 s more.
-    min_pts: tuple[float, ...] = (0.4, 0.15, 0.1)
+    #: primaries. Measured (``experiments/allpt_study.py``): on a PU200 event, without the 0.4
+    #: GeV pass the 0.15 GeV one had 482k variables instead of 147k; the 0.1 GeV pass raised the
+    #: TrackML score of the PU60 seed-2 event from 0.8199 to 0.8497 and of the PU200 seed-1
+    #: event from 0.7847 to 0.8036; the 0.25 GeV pass keeps a PU400 event (310k hits) within
+    #: this 24 GB machine (its 0.15 GeV pass needed about 23 GB without it; 9.2 GB peak with
+    #: it) and at PU200 costs 0.3 points (0.8110 against 0.8141) for 0.4 % fewer fakes and 13 %
+    #: less time.
+    min_pts: tuple[float, ...] = (0.4, 0.25, 0.15, 0.1)
     #: The first pass too needs triplets pointing back to the beam line (its secondaries are
     #: then left to the displaced pass).
     first_from_beam_line: bool = False
