@@ -29,8 +29,9 @@ class DoubletConfig(Section):
 
     _section = "doublets"
     # Upper bounds: values no detector could use (a 100 GeV track is straight across the
-    # tracker; solenoids stay below 10 T).
-    _rules = {"max_layer_gap": between(1, 4), "min_pt": between(0.1, 100),
+    # tracker; solenoids stay below 10 T). The lowest pT is the TrackML weights' (0 below
+    # 0.05 GeV), the same floor as ``passes.min_pts``'.
+    _rules = {"max_layer_gap": between(1, 4), "min_pt": between(0.05, 100),
               "field_tesla": between(0, 10, lo_open=True),
               "phi_tolerance": between(0, 0.5), "eta_max": between(0, 6, lo_open=True)}
 

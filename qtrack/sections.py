@@ -61,12 +61,12 @@ def check_value(section, f, value):
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     check, text = section._rules.get(f.name, ANY)
     if f.name == "min_pts":
-        if (isinstance(value, (list, tuple)) and len(value) <= 4
+        if (isinstance(value, (list, tuple)) and len(value) <= 6
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                         and math.isfinite(v) and 0.05 <= v <= 100 for v in value)
                 and all(a > b for a, b in zip(value, value[1:]))):
             return tuple(float(v) for v in value)
-        raise InputError(f"{where}: expected up to 4 pT thresholds (GeV) between 0.05 and 100, "
+        raise InputError(f"{where}: expected up to 6 pT thresholds (GeV) between 0.05 and 100, "
                          f"highest first")
     if f.name == "beta_range":
         if value is None:
