@@ -56,7 +56,7 @@ def _foreign_submission(tmp: Path):
 CASES = {
     "num_reads_zero": _solve_with("[solve]\nnum_reads = 0\n", "[solve] num_reads = 0", ">= 1"),
     "num_sweeps_negative": _solve_with("[solve]\nnum_sweeps = -5\n", "num_sweeps = -5"),
-    "min_pt_zero": _solve_with("[doublets]\nmin_pt = 0\n", "[doublets] min_pt = 0", ">= 0.1"),
+    "min_pt_zero": _solve_with("[doublets]\nmin_pt = 0\n", "[doublets] min_pt = 0", ">= 0.05"),
     "min_pt_negative": _solve_with("[doublets]\nmin_pt = -1\n", "min_pt = -1"),
     "min_pt_no_detector_uses": _solve_with("[doublets]\nmin_pt = 1e9\n",
                                            "[doublets] min_pt = 1000000000.0", "<= 100"),
