@@ -63,6 +63,14 @@ class ActsConfig:
     #: at 3.0 (seeding's default cot theta 10.02 and the track selection); TrackML's detector and
     #: qtrack's simulation reach 4.0 and a focused particle has no eta limit, so 4.0 here.
     max_abs_eta: float = 4.0
+    #: Seeding's lowest pT (GeV); 0.4 is the example's (the seeding algorithm's default). ACTS
+    #: needs the helix radius of that pT to be at least half the space points' largest radius
+    #: (``seed_r_max``, mm; 600 by default): below 0.18 GeV lower it to the pixels' (200).
+    seed_min_pt: float = 0.4
+    seed_r_max: float = 600.0
+    #: ACTS's log level. At low pT the CKF logs an ERROR line for every seed of a looper whose
+    #: extrapolation leaves the detector (thousands per event); those seeds simply make no track.
+    log_level: str = "WARNING"
     #: CKF track selection.
     min_pt: float = 0.5
     max_abs_d0: float = 4.0
@@ -101,7 +109,7 @@ class ActsTracker:
 
         self._acts, self._ae, self.cfg = acts, ae, cfg
         u = acts.UnitConstants
-        level = acts.logging.WARNING
+        level = getattr(acts.logging, cfg.log_level)
         from qtrack.simulate.fatras import generic_detector, whiteboard_board
 
         self._detector, geometry, field = generic_detector(cfg.bfield)
@@ -129,7 +137,8 @@ class ActsTracker:
                 trackingGeometry=geometry, geometrySelection=selection)),
             ("seeding", ae.GridTripletSeedingAlgorithm(
                 level=level, inputSpacePoints="spacepoints", outputSeeds="seeds",
-                bFieldInZ=cfg.bfield * u.T, cotThetaMax=float(np.sinh(cfg.max_abs_eta)))),
+                bFieldInZ=cfg.bfield * u.T, cotThetaMax=float(np.sinh(cfg.max_abs_eta)),
+                minPt=cfg.seed_min_pt * u.GeV, rMax=cfg.seed_r_max * u.mm)),
             ("parameters", ae.TrackParamsEstimationAlgorithm(
                 level=level, inputSeeds="seeds", outputTrackParameters="estimatedparameters",
                 outputSeeds="estimatedseeds", trackingGeometry=geometry, magneticField=field,
