@@ -356,48 +356,35 @@ class PassesConfig(Section):
               "displaced_d0_max": between(0, 20)}
 
     #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
-    #: fast mode, ``--preset fast``). Each pass takes the particles down to its pT before the
-    #: next, wider search starts on fewer hits: the combinatorics grows with the curvature window
-    #: and with the hits left. 0.15 GeV is a 250 mm radius at 2 T: the track reaches
-    #: r = 2R = 500 mm (the four pixel layers and three strip layers) before turning back; the
-    #: 0.1 GeV pass (2R = 333 mm: the pixels and the first strip layer) takes the softest
-    #: primaries. Measured (``experiments/allpt_study.py``): on a PU200 event, without the 0.4
-    #: GeV pass the 0.15 GeV one had 482k variables instead of 147k; the 0.1 GeV pass raised the
-    #: TrackML score of the PU60 seed-2 event from 0.8199 to 0.8497 and of the PU200 seed-1
-    #: event from 0.7847 to 0.8036; the 0.25 GeV pass keeps a PU400 event (310k hits) within
-    #: this 24 GB machine (its 0.15 GeV pass needed about 23 GB without it; 9.2 GB peak with
-    #: it) and at PU200 costs 0.3 points (0.8110 against 0.8141) for 0.4 % fewer fakes and 13 %
-    #: less time.
+    #: fast mode, ``--preset fast``). Each takes its particles before the next, wider search
+    #: starts on fewer hits. 0.15 GeV reaches r = 2R = 500 mm (pixels, three strip layers), 0.1
+    #: GeV 333 mm (pixels, one strip layer). Measured (``experiments/allpt_study.py``): PU200
+    #: without the 0.4 GeV pass, the 0.15 GeV one had 482k variables, not 147k; the 0.1 GeV pass
+    #: took PU60 seed 2 from 0.8199 to 0.8497 and PU200 seed 1 from 0.7847 to 0.8036; the 0.25
+    #: GeV pass keeps PU400 (310k hits) at 9.2 GB, not 23, for 0.3 points at PU200.
     min_pts: tuple[float, ...] = (0.4, 0.25, 0.15, 0.1)
     #: The first pass too needs triplets pointing back to the beam line (its secondaries are
     #: then left to the displaced pass).
     first_from_beam_line: bool = False
-    #: Material (X0 per layer) the first pass's triplet cuts allow for; later passes take
-    #: ``model.layer_radiation_length``. The first pass is the tight one: with the sensors'
-    #: silicon alone (0) its cuts at pT >= 0.75 GeV are the single-pass model's, and what they
-    #: leave the 0.4 GeV pass takes. With the full 2.5 % its PU200 QUBO has 295k variables instead
-    #: of 231k and a PU400 one 1.09 M, for the same tracks. Its quadruplets and quality cuts
-    #: take the full material: with the silicon alone, the curvature differences of true
-    #: quadruplets were 1.4-2.5 times the width allowed for (median pull, PU60), and the cut
-    #: lost 3-7 % of them, most often the last one of a track, whose hit then stayed on no track.
+    #: Material (X0 per layer) the first pass's triplet cuts allow for (later passes:
+    #: ``model.layer_radiation_length``). With the silicon alone (0) the first pass is the tight
+    #: single-pass model and the 0.4 GeV pass takes what it leaves; with the full 2.5 % its PU200
+    #: QUBO has 295k variables, not 231k, for the same tracks. Its quadruplets and quality cuts
+    #: take the full material: with the silicon alone, true quadruplets' curvature differences
+    #: were 1.4-2.5 times the allowed width (median pull, PU60), losing 3-7 % of them.
     first_layer_radiation_length: float = 0.0
-    #: A pass's track whose circle through all its hits bends more than the pass's lowest pT
-    #: by over this many standard deviations of that curvature (resolution and scattering:
-    #: :func:`qtrack.track_quality.curvature_excess`) is left to the later passes, which find
-    #: all of its particle: the pass's triplet cuts (3 sigma of three hits each) keep a slightly
-    #: softer particle's first triplets and cut its later ones, so its track would stop short and
-    #: its remaining hits stay on no track. The fit over the whole track measures the curvature
-    #: far better than one triplet: at 1 sigma the PU60 seed-2 event scored 0.8199 against
-    #: 0.8144 at 2 and 0.8069 at 3 (0.8173 at 0), PU200 seed 1 0.7847 against 0.7828 and
-    #: 0.7749 (0.7843 at 0, with 7 % more time).
+    #: A pass's track bending more than its lowest pT by over this many standard deviations of
+    #: its circle fit (:func:`qtrack.track_quality.curvature_excess`) is left to the later
+    #: passes: the triplet cuts (3 sigma of three hits) keep a slightly softer particle's first
+    #: triplets and cut the later ones, so its track would stop short. At 1 sigma PU60 seed 2
+    #: scored 0.8199 (0.8144 at 2, 0.8069 at 3), PU200 seed 1 0.7847 (0.7828, 0.7749).
     handover_sigmas: float = 1.0
     #: ``doublets.max_layer_gap`` of the passes after the first.
     max_layer_gap: int = 2
     #: pT threshold (GeV) of a last pass for displaced particles (conversions, decays, hadronic
     #: interactions) on the hits left: no constraint on where the track comes from (0 = none).
-    #: 0.3 GeV: on the seed-1 and seed-2 PU200 events it scored 0.7118 and 0.7127 against 0.7064
-    #: and 0.7053 at 0.4 GeV, for 4.3 % and 4.0 % fakes against 3.5 % and 3.4 % (the target is
-    #: 5 %) and about a second; 0.2 GeV scored 0.7138 with 4.9 % fakes, too near the target.
+    #: 0.3 GeV: from 0.2 GeV, 35 % of its tracks were fakes (PU200 seed 1: 4.9 % of all tracks
+    #: against 3.3 %, for 0.7 points of TrackML); from 0.4 GeV it scored 0.5 points less.
     displaced_min_pt: float = 0.3
     #: Largest transverse impact parameter (mm) the displaced pass's doublets allow for.
     displaced_d0_max: float = 20.0
