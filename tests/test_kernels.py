@@ -285,6 +285,23 @@ def test_doublets_empty_layers():
     assert list(zip(d.inner, d.outer)) == [(0, 1)]
 
 
+def test_bin_of_unbounded_ranges_and_single_hit_layers():
+    from qtrack.model.kernels import bin_of
+
+    # An unbounded search range clamps to the layer's bins ...
+    assert bin_of(-np.inf, 10.0, 0.5, 16) == 0
+    assert bin_of(np.inf, 10.0, 0.5, 16) == 15
+    assert bin_of(13.0, 10.0, 0.5, 16) == 1
+    # ... also on a layer whose hits share one along coordinate (no width: all in bin 0), where
+    # inf * 0 is NaN: a pixel hit beside lone disk hits, whose disks it may reach at any radius.
+    assert bin_of(-np.inf, 100.0, 0.0, 16) == 0
+    assert bin_of(np.inf, 100.0, 0.0, 16) == 0
+    x = np.array([30.0, 100.0]); y = np.array([1.0, 10.0]); z = np.array([0.0, -1500.0])
+    layer = TRACKML.index_of(np.array([8, 7]), np.array([2, 2]))
+    assert len(build_doublets(x, y, z, layer, TRACKML, DoubletConfig(),
+                              BeamSpotConfig(z0_max=200.0, estimate=False))) == 0
+
+
 # --------------------------------------------------------------------------------------------
 # (2) Triplets
 # --------------------------------------------------------------------------------------------

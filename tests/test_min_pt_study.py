@@ -74,7 +74,7 @@ def test_summary_pools_efficiencies_and_keeps_failures():
 
 @pytest.mark.parametrize("args, words", [
     (["--data", "MISSING"], ["data directory", "MISSING"]),
-    (["--min-pt", "0.05"], ["--min-pt 0.05", "min_pt"]),
+    (["--min-pt", "0.01"], ["--min-pt 0.01", "min_pt"]),
     (["--events", "99"], ["--events asks for 99"]),
     (["--set", "no_such_setting=1"], ["--set", "no_such_setting"]),
 ])

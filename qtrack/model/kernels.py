@@ -101,7 +101,11 @@ def bin_hits(along: np.ndarray, phi: np.ndarray, layer: np.ndarray, n_layers: in
 def bin_of(u, u0, inv_width, n_bins):
     """The bin of along coordinate ``u`` in a layer binned from ``u0`` (:class:`BinnedHits`),
     clamped to the layer's bins."""
-    # Clamped as a float: int() of an infinite bound is undefined.
+    # Clamped as a float: int() of an infinite bound is undefined. A layer whose hits share one
+    # along coordinate has inv_width 0 and all its hits in bin 0; an infinite bound times 0 would
+    # be NaN, whose int() is garbage (a read far outside the bins, a crash now and then).
+    if inv_width <= 0.0:
+        return 0
     return int(min(max(np.floor((u - u0) * inv_width), 0.0), n_bins - 1.0))
 
 
