@@ -18,6 +18,7 @@ pytest.importorskip("hybrid")
 
 from qtrack.samplers import dwave as hardware  # noqa: E402
 from qtrack.samplers.dwave import decompose, qpu, resources  # noqa: E402
+from qtrack.samplers.dwave.substitute import SeededSubstitute  # noqa: E402
 from qtrack.errors import SamplerError  # noqa: E402
 from qtrack.samplers import get_sampler  # noqa: E402
 
@@ -498,8 +499,8 @@ def _components(bqm):
 
 def test_control_errors_perturb_each_call_reproducibly():
     bqm = tracking_bqm(n_tracks=2, length=4, seed=1)
-    clean = qpu._SeededSubstitute(num_sweeps=500, seed=3)
-    noisy = qpu._SeededSubstitute(num_sweeps=500, seed=3, ice_sigma_h=1.0, ice_sigma_j=1.0)
+    clean = SeededSubstitute(num_sweeps=500, seed=3)
+    noisy = SeededSubstitute(num_sweeps=500, seed=3, ice_sigma_h=1.0, ice_sigma_j=1.0)
     a = clean.sample(bqm, num_reads=50)
     b = noisy.sample(bqm, num_reads=50)
     assert b.vartype is bqm.vartype and set(b.variables) == set(bqm.variables)
@@ -510,7 +511,7 @@ def test_control_errors_perturb_each_call_reproducibly():
     clean_e = np.concatenate([clean.sample(bqm, num_reads=20).record.energy for _ in range(5)])
     noisy_e = np.concatenate([noisy.sample(bqm, num_reads=20).record.energy for _ in range(5)])
     assert clean_e.mean() < noisy_e.mean()
-    again = qpu._SeededSubstitute(num_sweeps=500, seed=3, ice_sigma_h=1.0, ice_sigma_j=1.0)
+    again = SeededSubstitute(num_sweeps=500, seed=3, ice_sigma_h=1.0, ice_sigma_j=1.0)
     assert np.array_equal(again.sample(bqm, num_reads=50).record.sample, b.record.sample)
     # through the config: control errors are off unless asked for
     assert hardware.qpu_sampler(mock=True).properties["control_errors"] is False
