@@ -224,6 +224,8 @@ def _doublet_kernel(row_lo, row_hi, rank, order, hit_layer, bin_start, n_bins, u
                             dphi -= 2 * np.pi
                         elif dphi < -np.pi:
                             dphi += 2 * np.pi
+                        # Within the lowest pT's half turn max_turn is turn[j] - bend_i, both
+                        # computed once per hit; beyond it, per pair.
                         if r[j] * inv_2R < 1.0:
                             if abs(dphi) > turn[j] - bend_i:
                                 continue
