@@ -321,10 +321,9 @@ class TrackConfig(Section):
     min_line_hits: int = 4
     #: ... a straight line z(arc length) with chi2 per degree of freedom at most this (0 = no cut).
     max_rz_chi2: float = 3.0
-    #: Hits on that helix a track needs once it reaches the strips (beyond 200 mm of the beam
-    #: line): it has crossed more layers than a track staying in the pixels (forward tracks on
-    #: the pixel disks), so it may leave out fewer. At pile-up 200 most remaining fakes are
-    #: five hits from the pixels to the strips, one of them off the helix.
+    #: Hits on that helix a track needs once it reaches the strips (r > 200 mm): it crossed more
+    #: layers than one staying in the pixels, so it may leave out fewer. At pile-up 200 most
+    #: remaining fakes are five hits from the pixels to the strips, one off the helix.
     strip_min_line_hits: int = 5
     #: Error (mm) added in quadrature to every hit's resolution in that fit (multiple scattering).
     rz_chi2_floor: float = 0.3
@@ -351,6 +350,7 @@ class PassesConfig(Section):
 
     _section = "passes"
     _rules = {"max_layer_gap": between(1, 4), "displaced_min_pt": between(0, 100),
+              "soft_displaced_min_pt": between(0, 100), "soft_displaced_min_hits": between(3, 30),
               "handover_sigmas": between(0, 10),
               "first_layer_radiation_length": between(0, 0.5),
               "displaced_d0_max": between(0, 20)}
@@ -363,15 +363,12 @@ class PassesConfig(Section):
     #: took PU60 seed 2 from 0.8199 to 0.8497 and PU200 seed 1 from 0.7847 to 0.8036; the 0.25
     #: GeV pass keeps PU400 (310k hits) at 9.2 GB, not 23, for 0.3 points at PU200.
     min_pts: tuple[float, ...] = (0.4, 0.25, 0.15, 0.1)
-    #: The first pass too needs triplets pointing back to the beam line (its secondaries are
-    #: then left to the displaced pass).
+    #: The first pass too needs triplets pointing back to the beam line (secondaries: displaced).
     first_from_beam_line: bool = False
-    #: Material (X0 per layer) the first pass's triplet cuts allow for (later passes:
-    #: ``model.layer_radiation_length``). With the silicon alone (0) the first pass is the tight
-    #: single-pass model and the 0.4 GeV pass takes what it leaves; with the full 2.5 % its PU200
-    #: QUBO has 295k variables, not 231k, for the same tracks. Its quadruplets and quality cuts
-    #: take the full material: with the silicon alone, true quadruplets' curvature differences
-    #: were 1.4-2.5 times the allowed width (median pull, PU60), losing 3-7 % of them.
+    #: X0 per layer the first pass's triplet cuts allow for (later: ``model.layer_radiation_length``).
+    #: The silicon alone (0): PU200 QUBO of 231k variables, not 295k, same tracks. Its quadruplets
+    #: and quality cuts take the full material (with the silicon alone, true quadruplets'
+    #: curvature pulls were 1.4-2.5 at PU60, losing 3-7 % of them).
     first_layer_radiation_length: float = 0.0
     #: A pass's track bending more than its lowest pT by over this many standard deviations of
     #: its circle fit (:func:`qtrack.track_quality.curvature_excess`) is left to the later
@@ -381,11 +378,14 @@ class PassesConfig(Section):
     handover_sigmas: float = 1.0
     #: ``doublets.max_layer_gap`` of the passes after the first.
     max_layer_gap: int = 2
-    #: pT threshold (GeV) of a last pass for displaced particles (conversions, decays, hadronic
-    #: interactions) on the hits left: no constraint on where the track comes from (0 = none).
-    #: 0.3 GeV: from 0.2 GeV, 35 % of its tracks were fakes (PU200 seed 1: 4.9 % of all tracks
-    #: against 3.3 %, for 0.7 points of TrackML); from 0.4 GeV it scored 0.5 points less.
+    #: pT (GeV) of a pass for displaced particles (conversions, decays, hadronic interactions):
+    #: no origin constraint (0 = none). From 0.2 GeV, 35 % of its PU200 tracks were fakes.
     displaced_min_pt: float = 0.3
+    #: A last displaced pass down to this pT (0 = none; none without the first), its tracks with
+    #: ``soft_displaced_min_hits`` hits: unconstrained, five-hit chance combinations are its fakes.
+    #: 6: TrackML +0.3-0.6 points, fakes +0-0.4 % (PU60 s2, s3; PU140 s7, 19 % noise; PU200 s1).
+    soft_displaced_min_pt: float = 0.2
+    soft_displaced_min_hits: int = 6
     #: Largest transverse impact parameter (mm) the displaced pass's doublets allow for.
     displaced_d0_max: float = 20.0
 

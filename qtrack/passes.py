@@ -42,7 +42,8 @@ def passes_of(config: Config) -> list[Pass]:
     The first is ``config`` itself. Each ``passes.min_pts`` entry repeats it at that
     ``doublets.min_pt`` (the curvature cuts follow) for tracks from the beam line. The displaced
     pass (``passes.displaced_min_pt``) drops both origin constraints and opens the doublets' phi
-    window for impact parameters up to ``passes.displaced_d0_max``.
+    window for impact parameters up to ``passes.displaced_d0_max``; a softer one
+    (``passes.soft_displaced_min_pt``) follows it, its tracks longer.
     """
     out = [Pass(config, config.passes.first_from_beam_line, True,
                 config.passes.first_layer_radiation_length)]
@@ -50,8 +51,13 @@ def passes_of(config: Config) -> list[Pass]:
     for pt in config.passes.min_pts:
         if pt < config.doublets.min_pt:
             out.append(Pass(config.replace(doublets={"min_pt": pt} | gap), True, True))
+    displaced = {"d0_max": config.passes.displaced_d0_max}
     if config.passes.displaced_min_pt > 0:
         out.append(Pass(config.replace(doublets={"min_pt": config.passes.displaced_min_pt} | gap,
-                                       beamspot={"d0_max": config.passes.displaced_d0_max}),
-                        False, False))
+                                       beamspot=displaced), False, False))
+        soft = config.passes.soft_displaced_min_pt
+        if 0 < soft < config.passes.displaced_min_pt:
+            out.append(Pass(config.replace(
+                doublets={"min_pt": soft} | gap, beamspot=displaced,
+                tracks={"min_hits": config.passes.soft_displaced_min_hits}), False, False))
     return out
