@@ -35,11 +35,14 @@ def test_passes_find_the_low_pt_and_displaced_particles(solved_modes):
     assert s["low_pt_efficiency"] >= 0.9 > f["low_pt_efficiency"]
     assert s["focused_efficiency"] >= 0.97
     assert s["fake_rate"] <= 0.05 and s["duplicate_rate"] <= 0.02
-    # Six passes, each on the hits the earlier ones left; the fast mode is the first alone.
-    assert [p["min_pt"] for p in default.passes] == [0.75, 0.4, 0.25, 0.15, 0.1, 0.3]
+    # Seven passes, each on the hits the earlier ones left; the fast mode is the first alone.
+    assert [p["min_pt"] for p in default.passes] == [0.75, 0.4, 0.25, 0.15, 0.1, 0.3, 0.2]
     hits = [p["hits"] for p in default.passes]
     assert hits == sorted(hits, reverse=True) and hits[-1] < 0.8 * hits[0]
-    assert [p["from_beam_line"] for p in default.passes] == [False, True, True, True, True, False]
+    assert [p["from_beam_line"] for p in default.passes] == [False] + [True] * 4 + [False] * 2
+    # The soft displaced pass's tracks are longer; it found 9 on this event.
+    assert [p["min_hits"] for p in default.passes] == [5] * 6 + [6]
+    assert default.passes[-1]["tracks"] > 0
     assert len(fast.passes) == 1 and fast.passes[0]["tracks"] > 0
     # Every track was built from selected triplets: the first pass's tracks are the fast mode's,
     # less those bending more than 0.75 GeV (by a standard deviation of their fit), which the
@@ -181,6 +184,15 @@ def test_passes_settings_are_checked(tmp_path):
 
     assert Config.from_toml("fast").passes.min_pts == ()
     assert Config.from_toml("fast").passes.displaced_min_pt == 0.0
+    # The soft displaced pass follows the displaced one only, and only below it.
+    from qtrack.passes import passes_of
+    assert len(passes_of(Config.from_toml("fast"))) == 1
+    pts = lambda **kw: [p.config.doublets.min_pt for p in passes_of(Config().with_settings(**kw))]
+    assert pts(min_pts=[], displaced_min_pt=0.3) == [0.75, 0.3, 0.2]
+    assert pts(min_pts=[], displaced_min_pt=0.2) == [0.75, 0.2]
+    assert pts(min_pts=[], soft_displaced_min_pt=0.0) == [0.75, 0.3]
+    with pytest.raises(InputError, match=r"soft_displaced_min_hits = 2: expected"):
+        Config().with_settings(soft_displaced_min_hits=2)
     bad = tmp_path / "bad.toml"
     bad.write_text("[passes]\nmin_pts = [0.15, 0.4]\n")
     with pytest.raises(InputError, match=r"\[passes\] min_pts = \[0.15, 0.4\]: expected .*highest first"):
@@ -226,6 +238,15 @@ def test_allpt_study_on_the_shipped_event(tmp_path, capsys):
     assert run["scores"]["trackml_score"] <= perfect[-1]
     by_pt = {b["pt_lo"]: b["efficiency"] for b in run["efficiency_vs_pt"]}
     assert by_pt[1.0] >= 0.97 and by_pt[0.3] >= 0.9
+    # TrackML's truth has no particle below 0.1 GeV: a perfect tracker of the rest scores 1 there.
+    import qtrack
+    event = qtrack.load_event(SIM)
+    pid = event.truth.particle_id.to_numpy()
+    soft = study.particle_table(event).query("pt < 0.1").index.to_numpy()
+    assert len(soft) > 0
+    assert study.truth_convention_score(event, np.where(np.isin(pid, soft), 0, pid)) == (
+        pytest.approx(1.0))
+    assert run["trackml_score_truth_from_0p1"] > run["scores"]["trackml_score"]
     table = pd.read_csv(tmp_path / "allpt_study.csv")
     assert set(table.figure) == {"efficiency_vs_pt", "efficiency_vs_production_r",
                                  "fake_rate_vs_track_pt"}
