@@ -307,23 +307,23 @@ class TrackConfig(Section):
               "holed_max_xy_rms": between(0, 1000)}
 
     min_hits: int = 5
-    #: Give every track the hits on the overlapping module of the layers it crosses ("double
-    #: hits", about a quarter of a particle's hits in TrackML events), collected after the tracks
-    #: are built (:func:`qtrack.double_hits.collect_double_hits`).
+    #: Give every track the hits on the overlapping modules of its layers (double hits: a quarter
+    #: of a particle's hits in TrackML) (:func:`qtrack.double_hits.collect_double_hits`).
     double_hits: bool = True
     #: How far (mm) along the track from its hit on the same layer a double hit may lie.
     double_hit_max_along: float = 40.0
     #: Before that, a track at least this fraction of whose hits are double hits of one longer
     #: track is merged into it (:func:`qtrack.double_hits.merge_parallel_tracks`).
     merge_fraction: float = 0.5
+    #: Join two tracks of one helix, one starting where the other ends (:mod:`qtrack.fragments`).
+    merge_fragments: bool = True
     #: Track-quality cut (:func:`qtrack.track_quality.quality_cut`): every track needs this many hits
     #: (4 or more) on one helix in r-z ...
     min_line_hits: int = 4
     #: ... a straight line z(arc length) with chi2 per degree of freedom at most this (0 = no cut).
     max_rz_chi2: float = 3.0
-    #: Hits on that helix a track needs once it reaches the strips (r > 200 mm): it crossed more
-    #: layers than one staying in the pixels, so it may leave out fewer. At pile-up 200 most
-    #: remaining fakes are five hits from the pixels to the strips, one off the helix.
+    #: Hits on that helix a track needs once in the strips (r > 200 mm): it crossed more layers
+    #: than one in the pixels. At PU200 most other fakes are 5 hits, pixels to strips, 1 off it.
     strip_min_line_hits: int = 5
     #: Error (mm) added in quadrature to every hit's resolution in that fit (multiple scattering).
     rz_chi2_floor: float = 0.3

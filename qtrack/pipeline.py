@@ -37,6 +37,7 @@ from .model.triplets import Triplets, build_triplets
 from .samplers import capabilities_of, get_sampler
 from .scoring import score_tracks
 from .double_hits import collect_double_hits, double_hit_tolerance, merge_parallel_tracks
+from .fragments import merge_fragments
 from .track_quality import keep_tracks, quality_cut, too_curved
 from .tracks import Tracks, build_tracks, concat_tracks, order_along
 
@@ -117,9 +118,8 @@ class Built:
                 "triplet_d0_floor": c.beamspot.triplet_d0_floor if p.from_beam_line else None,
                 "from_luminous_region": p.from_luminous_region,
                 "layer_radiation_length": c.model.layer_radiation_length,
-                "triplet_radiation_length": (c.model.layer_radiation_length
-                                             if p.triplet_radiation_length is None
-                                             else p.triplet_radiation_length)})
+                "triplet_radiation_length": c.model.layer_radiation_length
+                if p.triplet_radiation_length is None else p.triplet_radiation_length})
         return out
 
     def triplet_hit_ids(self) -> np.ndarray:
@@ -127,17 +127,13 @@ class Built:
         return self.event.hit_id[np.stack([t.h1, t.h2, t.h3], axis=1)]
 
     def sizes(self) -> dict:
-        return {
-            "hits": self.event.n_hits,
-            "hits_in_file": len(self.event.hits),
-            "luminous_region_z0_max_mm": round(self.beamspot.z0_max, 1),
-            "doublets": len(self.doublets),
-            "triplets": self.model.n_triplets_all,
-            "quadruplets": self.model.n_quadruplets_all,
-            "qubo_variables": self.qubo.num_variables,
-            "qubo_quadruplet_couplers": len(self.model.quad_t1),
-            "qubo_conflict_couplers": len(self.model.conflict_i),
-        }
+        m = self.model
+        return {"hits": self.event.n_hits, "hits_in_file": len(self.event.hits),
+                "luminous_region_z0_max_mm": round(self.beamspot.z0_max, 1),
+                "doublets": len(self.doublets), "triplets": m.n_triplets_all,
+                "quadruplets": m.n_quadruplets_all, "qubo_variables": self.qubo.num_variables,
+                "qubo_quadruplet_couplers": len(m.quad_t1),
+                "qubo_conflict_couplers": len(m.conflict_i)}
 
 
 @dataclass
@@ -353,6 +349,12 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                        "energy": pass_solution.energy,
                        "selected_triplets": int(pass_solution.state.sum()),
                        "tracks": len(pass_tracks)})
+    if config.tracks.merge_fragments:
+        with _stage(timings, "fragments") as st:
+            n, lowest = len(tracks), min(p.config.doublets.min_pt for p in plan)
+            tracks = merge_fragments(tracks, event.x, event.y, event.z, event.layer, event.layers,
+                                     config, lowest, built.beamspot.z0_max)
+            st["size"] = f"{n - len(tracks)} joined"
     with _stage(timings, "submission") as st:
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(

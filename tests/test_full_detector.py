@@ -265,6 +265,7 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
     import qtrack
     from qtrack.config import Config
     from qtrack.passes import passes_of, radiation_lengths as _radiation_lengths
+    from qtrack.fragments import merge_fragments
     from qtrack.pipeline import _double_hits
 
     # One pass (the fast mode), rebuilt by hand from its selected triplets.
@@ -275,7 +276,9 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
     first = passes_of(res.config)[0].config
     cut = quality_cut(raw, ev.x, ev.y, ev.z, ev.layer, ev.layers, res.config.tracks,
                       _radiation_lengths(ev.layers, first))
-    final = _double_hits(cut, ev, res.config.tracks)
+    final = merge_fragments(_double_hits(cut, ev, res.config.tracks), ev.x, ev.y, ev.z,
+                            ev.layer, ev.layers, res.config, first.doublets.min_pt,
+                            res.beamspot.z0_max)
     assert final.hits.tolist() == res.tracks.hits.tolist()
     focused = focused_particles(ev.hits, ev.truth, ev.particles).particle_id.to_numpy()
     pid = pd.Series(ev.truth.particle_id.to_numpy(), index=ev.hits.hit_id.to_numpy()).loc[ev.hit_id]
