@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from .model.kernels import bin_hits, bin_of, unique_ints
-from .tracks import Tracks
+from .tracks import Tracks, regroup
 
 
 @njit(cache=True, nogil=True)
@@ -125,13 +125,6 @@ def _overlap_matches(tracks: "Tracks", x, y, z, layer, tolerance, max_along, oth
     return out, distance
 
 
-def _regroup(tracks: "Tracks", track: np.ndarray, hit: np.ndarray, n_tracks: int) -> "Tracks":
-    # Tracks from (track, hit) pairs, each track's hits in their given order.
-    sort = np.argsort(track, kind="stable")
-    ptr = np.searchsorted(track[sort], np.arange(n_tracks + 1)).astype(np.int64)
-    return Tracks(ptr, hit[sort], tracks.doublet_inner, tracks.doublet_outer)
-
-
 def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
                         layer: np.ndarray, tolerance: np.ndarray, max_along: float,
                         disk: np.ndarray | None = None, threads: int = 1,
@@ -160,7 +153,7 @@ def collect_double_hits(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.nd
     first[1:] = (best[added][1:] != best[added][:-1]) | (layer[added][1:] != layer[added][:-1])
     added = np.sort(added[first])
     track = np.concatenate([np.repeat(np.arange(len(tracks)), tracks.lengths()), best[added]])
-    return _regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
+    return regroup(tracks, track, np.concatenate([tracks.hits, added]), len(tracks))
 
 
 def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.ndarray,
@@ -209,7 +202,7 @@ def merge_parallel_tracks(tracks: "Tracks", x: np.ndarray, y: np.ndarray, z: np.
     keep = unique_ints(into)
     new_id = np.full(len(tracks), -1, dtype=np.int64)
     new_id[keep] = np.arange(len(keep))
-    return _regroup(tracks, new_id[into[own]], tracks.hits, len(keep))
+    return regroup(tracks, new_id[into[own]], tracks.hits, len(keep))
 
 
 def double_hit_tolerance(layers) -> np.ndarray:

@@ -24,20 +24,15 @@ from .config import Config
 from .model.doublets import build_doublets
 from .passes import radiation_lengths
 from .track_quality import circle_rms, rz_outliers, scattering_rms
-from .tracks import Tracks
+from .tracks import Tracks, hits_of, regroup
 
 
 def _joined(tracks: Tracks, first: np.ndarray, second: np.ndarray) -> Tracks:
     # Each pair's two tracks as one candidate track (hits of ``first`` then ``second``).
-    lengths = tracks.lengths()
-    n = lengths[first] + lengths[second]
-    ptr = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    hits = np.empty(ptr[-1], dtype=np.int64)
-    for k, (a, b) in enumerate(zip(first, second)):
-        hits[ptr[k]:ptr[k] + lengths[a]] = tracks.hits[tracks.ptr[a]:tracks.ptr[a + 1]]
-        hits[ptr[k] + lengths[a]:ptr[k + 1]] = tracks.hits[tracks.ptr[b]:tracks.ptr[b + 1]]
-    empty = np.zeros(0, dtype=np.int64)
-    return Tracks(ptr, hits, empty, empty)
+    hits_a, pair_a = hits_of(tracks, first)
+    hits_b, pair_b = hits_of(tracks, second)
+    return regroup(tracks, np.concatenate([pair_a, pair_b]), np.concatenate([hits_a, hits_b]),
+                   len(first))
 
 
 def merge_fragments(tracks: Tracks, x: np.ndarray, y: np.ndarray, z: np.ndarray,
@@ -78,29 +73,26 @@ def merge_fragments(tracks: Tracks, x: np.ndarray, y: np.ndarray, z: np.ndarray,
     allowed = cfg.holed_max_xy_rms + scattering_rms(joined, x, y, z, which, x0, field, layer)
     misfit = circle_rms(joined, x, y, which) / allowed
     good = (rz_outliers(joined, x, y, z, layer, along, *fit) <= own[a] + own[b]) & (misfit <= 1)
+    # A join goes forward in the layer graph's order, as every track does, so joins never
+    # close a loop.
     after = np.full(len(tracks), -1, dtype=np.int64)
     before = np.full(len(tracks), -1, dtype=np.int64)
     for i in np.flatnonzero(good)[np.argsort(misfit[good], kind="stable")]:
-        if after[a[i]] >= 0 or before[b[i]] >= 0:
-            continue
-        head = a[i]
-        while before[head] >= 0:
-            head = before[head]
-        if head == b[i]:
-            continue  # b already leads to a: joining would close a loop
-        after[a[i]], before[b[i]] = b[i], a[i]
-    if not (after >= 0).any():
-        return tracks
-    parts, lengths = [], []
-    for head in np.flatnonzero(before < 0):
-        k, chain = head, []
-        while k >= 0:
-            chain.append(tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]])
-            k = after[k]
-        parts.append(np.concatenate(chain))
-        lengths.append(len(parts[-1]))
+        if after[a[i]] < 0 and before[b[i]] < 0:
+            after[a[i]], before[b[i]] = b[i], a[i]
     joins = np.flatnonzero(after >= 0)
-    return Tracks(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                  np.concatenate(parts).astype(np.int64),
+    if not len(joins):
+        return tracks
+    # Each chain's head, and each track's place along its chain.
+    head, place, up = np.arange(len(tracks)), np.zeros(len(tracks), dtype=np.int64), before
+    while (up >= 0).any():
+        head = np.where(up >= 0, up, head)
+        place += up >= 0
+        up = np.where(up >= 0, before[up], -1)
+    order = np.lexsort((place, head))
+    hits, k = hits_of(tracks, order)
+    new_id = np.cumsum(np.r_[True, head[order][1:] != head[order][:-1]]) - 1
+    out = regroup(tracks, new_id[k], hits, int(new_id[-1]) + 1)
+    return Tracks(out.ptr, out.hits,
                   np.concatenate([tracks.doublet_inner, last_hit[joins]]).astype(np.int64),
                   np.concatenate([tracks.doublet_outer, first_hit[after[joins]]]).astype(np.int64))

@@ -341,12 +341,12 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
         passes.append({"min_pt": cfg.doublets.min_pt,
                        "from_beam_line": tracking_pass.from_beam_line,
                        "from_luminous_region": tracking_pass.from_luminous_region,
-                       "d0_max": beamspot.d0_max, "min_hits": cfg.tracks.min_hits, "hits": len(free),
+                       "d0_max": beamspot.d0_max, "min_hits": cfg.tracks.min_hits,
+                       "hits": len(free),
                        "qubo_variables": pass_qubo.num_variables,
-                       "qubo_couplers": pass_qubo.num_couplers,
+                       "qubo_couplers": pass_qubo.num_couplers, "energy": pass_solution.energy,
                        "components": pass_solution.n_components,
                        "largest_component": pass_solution.largest_component,
-                       "energy": pass_solution.energy,
                        "selected_triplets": int(pass_solution.state.sum()),
                        "tracks": len(pass_tracks)})
     if config.tracks.merge_fragments:
@@ -404,7 +404,6 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
         bar = None
         if progress:
             from tqdm import tqdm
-
             bar = tqdm(total=1.0, unit="", desc="sampling" + suffix, leave=False,
                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
         try:
@@ -416,10 +415,9 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
         st["size"] = (f"{solution.n_components} components (largest {solution.largest_component}), "
                       f"energy {solution.energy:.3f}")
     with _stage(timings, "merge" + suffix) as st:
-        t = triplets
-        tracks = build_tracks(hits[t.h1], hits[t.h2], hits[t.h3], solution.state, event.hit_id,
-                              config.tracks, r=event.r, z=event.z, z0_max=z0_max, x=event.x,
-                              y=event.y)
+        tracks = build_tracks(hits[triplets.h1], hits[triplets.h2], hits[triplets.h3],
+                              solution.state, event.hit_id, config.tracks, r=event.r, z=event.z,
+                              z0_max=z0_max, x=event.x, y=event.y)
         x0 = radiation_lengths(event.layers, config)
         tracks = quality_cut(tracks, event.x, event.y, event.z, event.layer, event.layers,
                              config.tracks, x0, config.doublets.field_tesla)

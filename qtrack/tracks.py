@@ -199,6 +199,21 @@ def concat_tracks(parts: list[Tracks]) -> Tracks:
                   np.concatenate([p.doublet_outer for p in parts]).astype(np.int64))
 
 
+def regroup(tracks: Tracks, track: np.ndarray, hit: np.ndarray, n_tracks: int) -> Tracks:
+    """Tracks from (track, hit) pairs, each track's hits in their given order, with the
+    doublets of ``tracks``."""
+    sort = np.argsort(track, kind="stable")
+    ptr = np.searchsorted(track[sort], np.arange(n_tracks + 1)).astype(np.int64)
+    return Tracks(ptr, hit[sort], tracks.doublet_inner, tracks.doublet_outer)
+
+
+def hits_of(tracks: Tracks, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hits of tracks ``which``, one after the other, and for each its index into ``which``."""
+    n = tracks.lengths()[which]
+    start = np.repeat(tracks.ptr[which] - (np.cumsum(n) - n), n)
+    return tracks.hits[start + np.arange(n.sum())], np.repeat(np.arange(len(which)), n)
+
+
 def order_along(tracks: Tracks, r: np.ndarray, z: np.ndarray) -> Tracks:
     """The hits of every track in their order along the particle.
 
