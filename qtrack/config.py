@@ -317,6 +317,8 @@ class TrackConfig(Section):
     merge_fraction: float = 0.5
     #: Join two tracks of one helix, one starting where the other ends (:mod:`qtrack.fragments`).
     merge_fragments: bool = True
+    #: ... and a hit on no track joined as a one-hit fragment: at most one per track end.
+    end_hits: bool = True
     #: Track-quality cut (:func:`qtrack.track_quality.quality_cut`): every track needs this many hits
     #: (4 or more) on one helix in r-z ...
     min_line_hits: int = 4

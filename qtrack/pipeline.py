@@ -351,10 +351,11 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                        "tracks": len(pass_tracks)})
     if config.tracks.merge_fragments:
         with _stage(timings, "fragments") as st:
-            n, lowest = len(tracks), min(p.config.doublets.min_pt for p in plan)
+            n, on = len(tracks), len(tracks.hits)
+            lowest = min(p.config.doublets.min_pt for p in plan)
             tracks = merge_fragments(tracks, event.x, event.y, event.z, event.layer, event.layers,
                                      config, lowest, built.beamspot.z0_max)
-            st["size"] = f"{n - len(tracks)} joined"
+            st["size"] = f"{n - len(tracks)} joined, {len(tracks.hits) - on} hits added"
     with _stage(timings, "submission") as st:
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(

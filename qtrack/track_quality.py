@@ -223,29 +223,45 @@ def scattering_rms(tracks: Tracks, x, y, z, which: np.ndarray,
     ``which`` off one circle in x-y: the azimuthal scattering width at the track's pT (from its
     circle) over its mean step between hits (0 without ``radiation_lengths``)."""
     out = np.zeros(len(which))
-    if radiation_lengths is None:
-        return out
-    for n, k in enumerate(which):
-        h = tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]]
-        a = circle_fit(h, np.ones(len(h), dtype=np.bool_), x, y)[0]
-        if a == 0.0 or len(h) < 2:
-            continue
-        radius = 1.0 / (2.0 * abs(a))
-        step = np.sqrt(np.diff(x[h]) ** 2 + np.diff(y[h]) ** 2 + np.diff(z[h]) ** 2).mean()
-        s_xy = np.hypot(np.diff(x[h]), np.diff(y[h])).sum()
-        cot = abs(z[h[-1]] - z[h[0]]) / max(s_xy, 1e-9)
-        x0 = float(np.max(radiation_lengths[layer[h]]))
-        _, azimuth = scattering_angles(GEV_PER_TESLA_MM * field_tesla * radius, cot, x0, False)
-        out[n] = azimuth * step
+    if radiation_lengths is not None:
+        _scattering_rms_kernel(tracks.ptr, tracks.hits, x, y, z, np.asarray(which, np.int64),
+                               np.asarray(radiation_lengths, np.float64), float(field_tesla),
+                               layer, out)
     return out
+
+
+@njit(cache=True)
+def _scattering_rms_kernel(ptr, hits, x, y, z, which, x0_layer, field, layer, out):
+    for n in range(len(which)):
+        h = hits[ptr[which[n]]:ptr[which[n] + 1]]
+        if len(h) < 2:
+            continue
+        a = circle_fit(h, np.ones(len(h), dtype=np.bool_), x, y)[0]
+        if a == 0.0:
+            continue
+        step = s_xy = x0 = 0.0
+        for i in range(1, len(h)):
+            dx, dy, dz = x[h[i]] - x[h[i - 1]], y[h[i]] - y[h[i - 1]], z[h[i]] - z[h[i - 1]]
+            step += np.sqrt(dx * dx + dy * dy + dz * dz)
+            s_xy += np.sqrt(dx * dx + dy * dy)
+        for i in range(len(h)):
+            x0 = max(x0, x0_layer[layer[h[i]]])
+        cot = abs(z[h[-1]] - z[h[0]]) / max(s_xy, 1e-9)
+        azimuth = scattering_angles(GEV_PER_TESLA_MM * field / (2.0 * abs(a)), cot, x0, False)[1]
+        out[n] = azimuth * step / (len(h) - 1)
 
 
 def circle_rms(tracks: Tracks, x, y, which: np.ndarray) -> np.ndarray:
     """RMS distance (mm) of the hits of tracks ``which`` from their circle fitted in x-y."""
     out = np.empty(len(which))
-    for n, k in enumerate(which):
-        out[n] = _circle_rms(tracks.hits[tracks.ptr[k]:tracks.ptr[k + 1]], x, y)
+    _circle_rms_kernel(tracks.ptr, tracks.hits, x, y, np.asarray(which, np.int64), out)
     return out
+
+
+@njit(cache=True)
+def _circle_rms_kernel(ptr, hits, x, y, which, out):
+    for n in range(len(which)):
+        out[n] = _circle_rms(hits[ptr[which[n]]:ptr[which[n] + 1]], x, y)
 
 
 def too_curved(tracks: Tracks, x, y, layer, layers, tilt: np.ndarray,
