@@ -45,13 +45,20 @@ def test_result_consistency(result, event):
     # The sampleset view agrees.
     assert result.sampleset.first.energy == pytest.approx(result.solution.energy, abs=1e-9)
     # The state selects what the tracks are made of: every track doublet is in a selected triplet
-    # (of the first pass: in the fast mode it is the only one).
+    # (of the first pass: in the fast mode it is the only one), but those the fragment joins add
+    # after the passes: each between two hits next to each other on one track.
     fast = pipeline.solve(EVENT, "neal", Config.from_toml("fast"))
     t = fast.model.triplets
     sel = fast.solution.state.astype(bool)
     selected = set(zip(t.h1[sel].tolist(), t.h2[sel].tolist())) | set(zip(t.h2[sel].tolist(), t.h3[sel].tolist()))
     tr = fast.tracks
-    assert set(zip(tr.doublet_inner.tolist(), tr.doublet_outer.tolist())) <= selected
+    joins = set(zip(tr.doublet_inner.tolist(), tr.doublet_outer.tolist())) - selected
+    neighbours = {(int(h[i]), int(h[i + 1])) for h in
+                  (tr.hits[tr.ptr[k]:tr.ptr[k + 1]] for k in range(len(tr))) for i in range(len(h) - 1)}
+    assert joins <= neighbours and len(joins) <= 2 * len(tr)
+    apart = pipeline.solve(EVENT, "neal", Config.from_toml("fast").replace(
+        tracks={"merge_fragments": False}))
+    assert set(zip(apart.tracks.doublet_inner.tolist(), apart.tracks.doublet_outer.tolist())) <= selected
 
 
 def test_in_process_reproducible(result):
