@@ -336,6 +336,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             solution = pass_solution
         with _stage(timings, "tracks" + suffix) as st:
             tracks = pass_tracks if tracks is None else concat_tracks([tracks, pass_tracks])
+            # The joined end hits' own double hits were free when the double hits were collected.
             tracks = _double_hits(tracks, event, config.tracks, config.solve.threads)
             st["size"] = f"{len(tracks)} tracks"
         passes.append({"min_pt": cfg.doublets.min_pt,
@@ -356,6 +357,8 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             tracks = merge_fragments(tracks, event.x, event.y, event.z, event.layer, event.layers,
                                      config, lowest, built.beamspot.z0_max)
             st["size"] = f"{n - len(tracks)} joined, {len(tracks.hits) - on} hits added"
+            # The joined end hits' own double hits were free when the double hits were collected.
+            tracks = _double_hits(tracks, event, config.tracks, config.solve.threads)
     with _stage(timings, "submission") as st:
         tid_inside = tracks.track_of_hit(event.n_hits)
         track_id = pd.Series(tid_inside, index=event.hit_id).reindex(
