@@ -276,9 +276,10 @@ def test_quality_cut_keeps_every_found_particle(solved_sim):
     first = passes_of(res.config)[0].config
     cut = quality_cut(raw, ev.x, ev.y, ev.z, ev.layer, ev.layers, res.config.tracks,
                       _radiation_lengths(ev.layers, first))
-    final = merge_fragments(_double_hits(cut, ev, res.config.tracks), ev.x, ev.y, ev.z,
-                            ev.layer, ev.layers, res.config, first.doublets.min_pt,
-                            res.beamspot.z0_max)
+    joined = merge_fragments(_double_hits(cut, ev, res.config.tracks), ev.x, ev.y, ev.z,
+                             ev.layer, ev.layers, res.config, first.doublets.min_pt,
+                             res.beamspot.z0_max)
+    final = _double_hits(joined, ev, res.config.tracks)
     assert final.hits.tolist() == res.tracks.hits.tolist()
     focused = focused_particles(ev.hits, ev.truth, ev.particles).particle_id.to_numpy()
     pid = pd.Series(ev.truth.particle_id.to_numpy(), index=ev.hits.hit_id.to_numpy()).loc[ev.hit_id]
