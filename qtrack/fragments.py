@@ -30,7 +30,7 @@ import numpy as np
 from .config import Config
 from .model.doublets import build_doublets
 from .passes import radiation_lengths
-from .track_quality import circle_rms, rz_outliers, scattering_rms
+from .track_quality import circle_rms, keep_tracks, rz_outliers, scattering_rms
 from .tracks import Tracks, hits_of, regroup
 
 
@@ -90,7 +90,7 @@ def merge_fragments(tracks: Tracks, x: np.ndarray, y: np.ndarray, z: np.ndarray,
     good = misfit <= 1
     near = np.flatnonzero(good)
     own = rz_outliers(tracks, x, y, z, layer, along, *fit)
-    good[near] = rz_outliers(_joined(tracks, a[near], b[near]), x, y, z, layer, along, *fit) \
+    good[near] = rz_outliers(keep_tracks(joined, good, len(x)), x, y, z, layer, along, *fit) \
         <= own[a[near]] + own[b[near]]
     # A join goes forward in the layer graph's order, as every track does, so joins never
     # close a loop.
