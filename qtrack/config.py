@@ -300,9 +300,8 @@ class TrackConfig(Section):
     # A particle leaves at most about 20 hits (TrackML, double hits included): 30 bounds every
     # hit count; distances (mm) beyond a metre are the size of the detector.
     _rules = {"min_hits": between(3, 30), "double_hit_max_along": between(0, 1000),
-              "merge_fraction": between(0, 1, lo_open=True),
+              "merge_fraction": between(0, 1, lo_open=True), "max_rz_chi2": NON_NEGATIVE,
               "min_line_hits": between(4, 30), "strip_min_line_hits": between(4, 30),
-              "max_rz_chi2": NON_NEGATIVE,
               "rz_chi2_floor": between(0, 100, lo_open=True), "holed_min_hits": between(0, 30),
               "holed_max_xy_rms": between(0, 1000)}
 
@@ -353,9 +352,8 @@ class PassesConfig(Section):
     _section = "passes"
     _rules = {"max_layer_gap": between(1, 4), "displaced_min_pt": between(0, 100),
               "soft_displaced_min_pt": between(0, 100), "soft_displaced_min_hits": between(3, 30),
-              "handover_sigmas": between(0, 10),
-              "first_layer_radiation_length": between(0, 0.5),
-              "displaced_d0_max": between(0, 20)}
+              "handover_sigmas": between(0, 10), "displaced_d0_max": between(0, 20),
+              "first_layer_radiation_length": between(0, 0.5)}
 
     #: pT thresholds (GeV) of the passes after the first, highest first; empty = one pass (the
     #: fast mode, ``--preset fast``). Each takes its particles before the next, wider search

@@ -106,8 +106,7 @@ class Built:
                        "estimated" if region.measured else "cap (too few segments)"),
             "segments": None if region is None else region.segments}}
         out["passes"] = []
-        for p in passes_of(self.config):
-            c = p.config
+        for p, c in ((p, p.config) for p in passes_of(self.config)):
             out["passes"].append({
                 "min_pt": c.doublets.min_pt,
                 "tplet_max_curv": max(c.model.tplet_max_curv,
@@ -336,7 +335,6 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
             solution = pass_solution
         with _stage(timings, "tracks" + suffix) as st:
             tracks = pass_tracks if tracks is None else concat_tracks([tracks, pass_tracks])
-            # The joined end hits' own double hits were free when the double hits were collected.
             tracks = _double_hits(tracks, event, config.tracks, config.solve.threads)
             st["size"] = f"{len(tracks)} tracks"
         passes.append({"min_pt": cfg.doublets.min_pt,
@@ -353,9 +351,9 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     if config.tracks.merge_fragments:
         with _stage(timings, "fragments") as st:
             n, on = len(tracks), len(tracks.hits)
-            lowest = min(p.config.doublets.min_pt for p in plan)
             tracks = merge_fragments(tracks, event.x, event.y, event.z, event.layer, event.layers,
-                                     config, lowest, built.beamspot.z0_max)
+                                     config, min(p.config.doublets.min_pt for p in plan),
+                                     built.beamspot.z0_max)
             st["size"] = f"{n - len(tracks)} joined, {len(tracks.hits) - on} hits added"
             # The joined end hits' own double hits were free when the double hits were collected.
             tracks = _double_hits(tracks, event, config.tracks, config.solve.threads)
@@ -386,8 +384,7 @@ def _double_hits(tracks: Tracks, event: Event, config, threads: int = 1) -> Trac
     """Tracks side by side merged, then the hits on no track next to a track given to it."""
     if not config.double_hits:
         return order_along(tracks, event.r, event.z)
-    tolerance = double_hit_tolerance(event.layers)
-    disk = event.layers.is_disk
+    tolerance, disk = double_hit_tolerance(event.layers), event.layers.is_disk
     tracks = merge_parallel_tracks(tracks, event.x, event.y, event.z, event.layer, tolerance,
                                    config.double_hit_max_along, config.merge_fraction, disk,
                                    threads, event.module)
@@ -411,8 +408,7 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
             bar = tqdm(total=1.0, unit="", desc="sampling" + suffix, leave=False,
                        bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
         try:
-            solution = solve_qubo(qubo, sampler, config.solve,
-                                  progress=bar.update if bar else None)
+            solution = solve_qubo(qubo, sampler, config.solve, progress=bar and bar.update)
         finally:
             if bar:
                 bar.close()
