@@ -183,7 +183,7 @@ def solve(events, sampler, seed, outdir, config_path, num_reads, num_sweeps, thr
 
     from . import pipeline
 
-    built = pipeline.build(event_path, cfg, max_memory)
+    built = pipeline.build(event_path, cfg, max_memory, keep_candidates=False)
     if write_qubo or dry_run or caps.remote:  # a failed remote run still leaves the QUBO
         path = pipeline.write_qubo(built, out)
         log.info("wrote %s", path)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import dimod
 import numpy as np
+from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -54,6 +55,21 @@ class Solution:
         )
 
 
+@njit(cache=True)
+def _coefficient_range(linear, quad):
+    # Largest |coefficient| and smallest above 1e-9, without temporaries: at pile-up 400 the
+    # abs, concatenate and mask of 18M coefficients took 0.4 s per pass, mostly first-touched
+    # memory.
+    hi, lo = 0.0, np.inf
+    for values in (linear, quad):
+        for v in values:
+            a = abs(v)
+            if a > 1e-9:
+                hi = max(hi, a)
+                lo = min(lo, a)
+    return hi, lo
+
+
 def auto_beta_range(qubo: Qubo) -> tuple[float, float]:
     """Inverse temperatures scaled to the couplings.
 
@@ -62,12 +78,12 @@ def auto_beta_range(qubo: Qubo) -> tuple[float, float]:
     carry dozens of conflicts.) Cold: the smallest non-zero coefficient is accepted once in a
     hundred.
     """
-    coeffs = np.abs(np.concatenate([qubo.linear, qubo.quad]))
-    coeffs = coeffs[coeffs > 1e-9]
-    if len(coeffs) == 0:
+    largest, smallest = _coefficient_range(np.asarray(qubo.linear, dtype=np.float64),
+                                           np.asarray(qubo.quad, dtype=np.float64))
+    if largest == 0.0:
         return (0.1, 10.0)
-    hot = np.log(2.0) / coeffs.max()
-    cold = np.log(100.0) / coeffs.min()
+    hot = np.log(2.0) / largest
+    cold = np.log(100.0) / smallest
     return (float(hot), float(max(cold, hot * 10)))
 
 
@@ -185,18 +201,26 @@ def _reads_of(ss: dimod.SampleSet, n: int) -> np.ndarray:
     return ((reads > 0) if ss.vartype is dimod.SPIN else reads).astype(np.int8)
 
 
-def _component_energies(qubo: Qubo, variables, local, edges, reads, labels, n_comp):
-    """Energy of each component in each read, shape (n_reads, n_comp)."""
-    comp = labels[variables]
-    lin = reads * qubo.linear[variables][None, :]
-    li, lj = local[qubo.irow[edges]], local[qubo.icol[edges]]
-    ec = labels[qubo.irow[edges]]
+@njit(cache=True)
+def _read_energies(reads, linear, comp, li, lj, quad, edge_comp, n_comp):
+    # Per read, each component's energy; one sweep over the variables and couplers, no
+    # temporaries the size of the model.
     e = np.zeros((reads.shape[0], n_comp))
     for k in range(reads.shape[0]):
-        e[k] = np.bincount(comp, weights=lin[k], minlength=n_comp)
-        e[k] += np.bincount(ec, weights=qubo.quad[edges] * reads[k, li] * reads[k, lj],
-                            minlength=n_comp)
+        for v in range(len(linear)):
+            if reads[k, v]:
+                e[k, comp[v]] += linear[v]
+        for q in range(len(quad)):
+            if reads[k, li[q]] and reads[k, lj[q]]:
+                e[k, edge_comp[q]] += quad[q]
     return e
+
+
+def _component_energies(qubo: Qubo, variables, local, edges, reads, labels, n_comp):
+    """Energy of each component in each read, shape (n_reads, n_comp)."""
+    return _read_energies(reads, qubo.linear[variables], labels[variables],
+                          local[qubo.irow[edges]], local[qubo.icol[edges]], qubo.quad[edges],
+                          labels[qubo.irow[edges]], n_comp)
 
 
 def solve_qubo(qubo: Qubo, sampler: dimod.Sampler, config: SolveConfig = SolveConfig(),

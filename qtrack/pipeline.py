@@ -52,8 +52,10 @@ class Built:
     config: Config
     #: The luminous region used (``config.beamspot`` with the estimated half-length, if estimated).
     beamspot: BeamSpotConfig
-    doublets: Doublets
-    triplets: Triplets
+    #: The first pass's doublets and triplets, all of them (the QUBO's are ``model.triplets``);
+    #: None when built without ``keep_candidates``.
+    doublets: Doublets | None
+    triplets: Triplets | None
     model: Model
     qubo: Qubo
     timings: dict[str, float] = field(default_factory=dict)
@@ -129,7 +131,7 @@ class Built:
         m = self.model
         return {"hits": self.event.n_hits, "hits_in_file": len(self.event.hits),
                 "luminous_region_z0_max_mm": round(self.beamspot.z0_max, 1),
-                "doublets": len(self.doublets), "triplets": m.n_triplets_all,
+                "doublets": m.n_doublets, "triplets": m.n_triplets_all,
                 "quadruplets": m.n_quadruplets_all, "qubo_variables": self.qubo.num_variables,
                 "qubo_quadruplet_couplers": len(m.quad_t1),
                 "qubo_conflict_couplers": len(m.conflict_i)}
@@ -190,8 +192,12 @@ def _stage(timings: dict, name: str):
 
 
 def build(event: Event | str | Path, config: Config | None = None,
-          max_memory_gb: float | None = None) -> Built:
+          max_memory_gb: float | None = None, keep_candidates: bool = True) -> Built:
     """Load (if given a path) and build the QUBO of an event (its first pass).
+
+    Without ``keep_candidates`` the built keeps no doublets and triplets beyond the QUBO's (its
+    ``doublets`` and ``triplets`` are None): at pile-up 400 they are 3 GB that the later passes
+    would otherwise hold on top of their own. :func:`solve` and ``qtrack solve`` build so.
 
     Once the doublets, and again once the triplets, are counted, stops with
     :class:`~qtrack.memory.OutOfMemory` when the rest would need more memory than the process
@@ -217,6 +223,8 @@ def build(event: Event | str | Path, config: Config | None = None,
         event.x, event.y, event.z, event.layer, event.layers, first.config, beamspot, timings,
         primaries=first.from_beam_line, name=event.name, max_memory_gb=max_memory_gb,
         tilt=event.tilt, triplet_radiation_length=first.triplet_radiation_length)
+    if not keep_candidates:
+        doublets = triplets = None
     return Built(event, config, beamspot, doublets, triplets, model, qubo, timings,
                  region if config.beamspot.estimate else None, max_memory_gb)
 
@@ -295,7 +303,7 @@ def solve(event: Event | str | Path, sampler: str | dimod.Sampler = "neal",
     name = sampler if isinstance(sampler, str) else None
     if name is not None:
         sampler = get_sampler(name, config, profile=profile)
-    built = build(event, config)
+    built = build(event, config, keep_candidates=False)
     return solve_built(built, sampler, name, progress=progress)
 
 

@@ -65,6 +65,20 @@ def test_custom_doublet_config(event, built):
     assert kept > 0.95, kept
 
 
+
+def test_build_without_candidates(event, built):
+    # What solve() builds: the same QUBO and sizes, without the first pass's candidate doublets
+    # and triplets (at pile-up 400 the largest arrays of a run).
+    lean = qtrack.build(event, built.config, keep_candidates=False)
+    assert lean.doublets is None and lean.triplets is None
+    assert lean.sizes() == built.sizes()
+    assert lean.sizes()["doublets"] == len(built.doublets) > 0
+    for f in ("linear", "irow", "icol", "quad"):
+        np.testing.assert_array_equal(getattr(lean.qubo, f), getattr(built.qubo, f))
+    result = qtrack.solve(event, sampler="neal", seed=1, min_pt=1.0, min_pts=[],
+                          displaced_min_pt=0.0)
+    assert result.triplets is None and result.sizes()["doublets"] == len(built.doublets)
+
 def test_triplets_and_couplers(event, built):
     m, q = built.model, built.qubo
     t = m.triplets

@@ -779,3 +779,13 @@ def test_tracks_on_truth_triplets_of_the_event(event, built):
         assert (np.diff(event.r[hits]) > 0).all()   # inside out
         assert all(nxt[a] == b for a, b in zip(hits[:-1].tolist(), hits[1:].tolist()))
     assert len(seen) == len(tracks)   # no duplicates (no fork among consecutive triplets)
+
+
+def test_csr_row_pointers():
+    from qtrack.model.kernels import csr
+
+    # Rows 0 and 2 hold keys, rows 1 and 3 none; a row's keys are keys[ptr[r]:ptr[r + 1]].
+    np.testing.assert_array_equal(csr(np.array([0, 0, 2]), 4), [0, 2, 2, 3, 3])
+    np.testing.assert_array_equal(csr(np.array([], dtype=np.int64), 2), [0, 0, 0])
+    keys = np.sort(np.random.default_rng(3).integers(0, 50, 1000))
+    np.testing.assert_array_equal(csr(keys, 60), np.searchsorted(keys, np.arange(61)))

@@ -35,6 +35,7 @@ class Model:
     #: Sizes before the max-path filter, for the summary.
     n_triplets_all: int
     n_quadruplets_all: int
+    n_doublets: int = 0
 
     @property
     def n_variables(self) -> int:
@@ -208,4 +209,5 @@ def build_couplers(x: np.ndarray, y: np.ndarray, order: np.ndarray,
         quad_t1=var_of[q_t1], quad_t2=var_of[q_t2], quad_strength=q_s,
         conflict_i=key // n_var, conflict_j=key % n_var,
         n_triplets_all=len(triplets), n_quadruplets_all=n_quadruplets_all,
+        n_doublets=len(doublets),
     )
