@@ -519,3 +519,42 @@ def test_tracks_bending_more_than_the_pass_are_left_to_later_passes():
     # Without material the fit resolves 0.7 GeV too.
     assert curvature_excess(tracks, x, y, variance, 0 * x0, min_pt_curvature(0.75, 2.0), 3.0,
                       2.0).tolist() == [True, False, True]
+
+
+def test_triplet_d0_cut_is_exact_per_triplet(sim):
+    # The triplet kernel rejects most low-pT candidates on a bound of the d0 cut over all
+    # continuations of a doublet. It must keep exactly the triplets the per-triplet cut keeps:
+    # those of the same pass without the cut, whose d0 is within d0_floor plus curvature_sigmas
+    # of its width (qtrack.model.triplets.d0_sigma).
+    from qtrack.config import Config
+    from qtrack.model import triplets as T
+    from qtrack.model.scattering import material_before
+    from qtrack.passes import radiation_lengths
+
+    cfg = Config().replace(doublets={"min_pt": 0.15})
+    m, bs = cfg.model, cfg.beamspot.replace(z0_max=200.0, estimate=False)
+    x, y, z, layer, layers = sim.x, sim.y, sim.z, sim.layer, sim.layers
+    doublets = build_doublets(x, y, z, layer, layers, cfg.doublets, bs)
+    across, along = layers.resolution()
+    x0 = radiation_lengths(layers, cfg)[layer]
+    args = (x, y, z, doublets, cfg.doublets.max_layer_gap, m, across[layer], along[layer],
+            layers.is_disk[layer], 2, 0.15, 2.0, x0)
+    before = material_before(x, y, z, layers, radiation_lengths(layers, cfg))
+    cut = T.build_triplets(*args, before, bs.triplet_d0_floor, sim.tilt)
+    loose = T.build_triplets(*args, None, 0.0, sim.tilt)
+    assert len(loose) > 2 * len(cut) > 20_000
+    sigma = across[layer]
+    wx, wy = T.strip_smear(x, y, sigma, along[layer], layers.is_disk[layer], sim.tilt)
+    max_curv = T.min_pt_curvature(0.15, 2.0)
+    keep = np.zeros(len(loose), dtype=bool)
+    for k, (a, b, c, curv) in enumerate(zip(loose.h1, loose.h2, loose.h3, loose.curvature)):
+        va, vb, vc = T.triplet_variances(x, y, a, b, c, sigma, wx, wy)
+        ab, bc = np.hypot(x[b] - x[a], y[b] - y[a]), np.hypot(x[c] - x[b], y[c] - y[b])
+        sig = T._chords_curvature_sigma(ab, bc, va, vb, vc)
+        ms = T.triplet_scattering(z, a, b, c, ab, bc, curv, sig, max_curv, m.curvature_sigmas,
+                                  2.0, x0, layers.is_disk[layer])[1]
+        d0 = T.circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
+        keep[k] = d0 <= bs.triplet_d0_floor + m.curvature_sigmas * T.d0_sigma(
+            x, y, a, curv, sig, ms, va, max_curv, m.curvature_sigmas, 2.0, *before)
+    for f in ("d1", "d2", "curvature", "rz_ratio"):
+        np.testing.assert_array_equal(getattr(cut, f), getattr(loose, f)[keep], err_msg=f)

@@ -251,11 +251,60 @@ def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, var_a, max_curv, n_sigma, field
     return np.sqrt(var)
 
 
+@njit(cache=True)
+def _outgoing_bounds(out_ptr, outer, x, y, z, var_max):
+    """Per hit, over the doublets leaving it: the shortest x-y chord, the largest variance
+    across a track of their outer hits (``var_max``) and the range of their dz / chord."""
+    n = len(out_ptr) - 1
+    chord_min = np.full(n, np.inf)
+    var_out = np.zeros(n)
+    cot_lo, cot_hi = np.full(n, np.inf), np.full(n, -np.inf)
+    for b in range(n):
+        for d in range(out_ptr[b], out_ptr[b + 1]):
+            c = outer[d]
+            chord = _norm(x[c] - x[b], y[c] - y[b])
+            chord_min[b] = min(chord_min[b], chord)
+            var_out[b] = max(var_out[b], var_max[c])
+            if chord > 0.0:
+                cot = (z[c] - z[b]) / chord
+                cot_lo[b] = min(cot_lo[b], cot)
+                cot_hi[b] = max(cot_hi[b], cot)
+            else:
+                cot_lo[b], cot_hi[b] = -np.inf, np.inf
+    return chord_min, var_out, cot_lo, cot_hi
+
+
+@njit(cache=True, inline="always")
+def _width_bound_of_doublet(a, b, ab, x, z, var_max, x0, disk, pt_min, chord_min, var_out,
+                            cot_lo, cot_hi):
+    """An upper bound, over every continuation c of doublet a-b (x-y chord ``ab``), of the
+    squared curvature width (resolution and scattering) the kernel's bounds give triplet a-b-c:
+    from the shortest chord leaving b and the largest variance of an outer hit; the scattering
+    from the shortest span and the steepest or flattest dip (a triplet's dz / chord lies between
+    its two doublets'). Infinite where no bound holds."""
+    bc = chord_min[b]
+    if ab <= 0.0 or not bc > 0.0 or not np.isfinite(bc):
+        return np.inf
+    cot_ab = (z[b] - z[a]) / ab
+    lo, hi = min(cot_ab, cot_lo[b]), max(cot_ab, cot_hi[b])
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return np.inf
+    # The scattering bound grows with the path through the layer: |dip| largest on a barrel
+    # layer, smallest on a disk (0 when the range holds it).
+    steep = max(abs(lo), abs(hi))
+    flat = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+    azimuth = _azimuth_bound(pt_min, flat if disk[b] else steep, x0[b], disk[b])
+    sig = 2.0 * np.sqrt(var_max[a] + var_max[b] + var_out[b]) / (ab * bc)
+    ms = 2.0 * azimuth / (ab + bc)
+    return sig * sig + ms * ms
+
+
 @njit(cache=True, nogil=True)
 def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy,
                     var_max, x0, x0_track, own_track_material, field, x_before, w_before,
                     before_bound, d0_cut, d0_floor, step, rz, max_span, max_curv, n_sigma,
-                    max_drz, drz_floor, t_d1, t_d2, t_curv, t_drz, t_ms, t_rz):
+                    max_drz, drz_floor, chord_min, var_out, cot_lo, cot_hi, t_d1, t_d2, t_curv,
+                    t_drz, t_ms, t_rz):
     # Bounds first: with the scattering of the pass's lowest pT (no logarithm) and each hit's
     # largest variance across any track (var_max), most candidates fail the curvature or d0 cut
     # before their exact widths are computed; the bounds are never below the exact widths, so
@@ -265,6 +314,18 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
     for d1 in range(row_lo, row_hi):
         a = inner[d1]
         b = outer[d1]
+        dx1, dy1 = x[b] - x[a], y[b] - y[a]
+        ab = _norm(dx1, dy1)
+        # Most low-pT candidates miss the beam line by far. With a bound of the widths over
+        # all continuations (one per doublet), their d0 alone (no curvature, no widths)
+        # rejects them. (The same for the curvature cut saved nothing at pile-up 200.)
+        d0_reject = np.inf
+        if d0_cut and n_sigma > 0.0:
+            sk2_max = _width_bound_of_doublet(a, b, ab, x, z, var_max, x0, disk, pt_min,
+                                              chord_min, var_out, cot_lo, cot_hi)
+            r2 = x[a] * x[a] + y[a] * y[a]
+            d0_reject = d0_floor + 1.000002 * n_sigma * np.sqrt(
+                var_max[a] + 0.25 * r2 * r2 * sk2_max + before_bound[a])
         # Doublets leaving b are sorted by step, then R-Z angle: for each step the span allows,
         # only a window can pass the drz cut.
         b0, b1 = out_ptr[b], out_ptr[b + 1]
@@ -279,14 +340,17 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                 drz = _angle_diff(rz[d1], rz[d2])
                 if drz > max_drz:
                     continue
+                d0 = 0.0
+                if d0_reject < np.inf:
+                    d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
+                    if d0 > d0_reject:
+                        continue
                 # _curvature and curvature_sigma, their chords computed once.
-                dx1, dy1 = x[b] - x[a], y[b] - y[a]
                 dx2, dy2 = x[c] - x[a], y[c] - y[a]
-                ab, bc = _norm(dx1, dy1), _norm(x[c] - x[b], y[c] - y[b])
+                bc = _norm(x[c] - x[b], y[c] - y[b])
                 curv = 2.0 * (dx1 * dy2 - dy1 * dx2) / (ab * bc * _norm(dx2, dy2))
                 sig = 0.0
                 va = 0.0
-                d0 = 0.0
                 if n_sigma > 0.0:
                     sig = _chords_curvature_sigma(ab, bc, var_max[a], var_max[b], var_max[c])
                     span = max(ab + bc, 1e-9)
@@ -296,7 +360,8 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                     if abs(curv) > max_curv and abs(curv) - n_sigma * np.sqrt(sk2) > max_curv:
                         continue
                     if d0_cut:
-                        d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
+                        if d0_reject == np.inf:
+                            d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
                         r2 = x[a] * x[a] + y[a] * y[a]
                         if d0 > d0_floor + 1.000001 * n_sigma * np.sqrt(
                                 var_max[a] + 0.25 * r2 * r2 * sk2 + before_bound[a]):
@@ -386,15 +451,17 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     inner, outer = doublets.inner, doublets.outer
     rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
     out_ptr = csr(inner, n_hits)
+    var_max = sigma * sigma + wx * wx + wy * wy
+    bounds = _outgoing_bounds(out_ptr, outer, x, y, z, var_max) if d0_cut else \
+        (np.zeros(n_hits),) * 4
     # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
     d1, d2, curv, drz, ms, rz_ratio = sized_pass(
         _triplet_kernel,
-        (inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy,
-         sigma * sigma + wx * wx + wy * wy, x0, x0_track,
+        (inner, outer, out_ptr, x, y, z, sigma, along, disk, wx, wy, var_max, x0, x0_track,
          x0_track is not x0, float(field_tesla), x_before,
          w_before, before_bound, d0_cut, float(d0_floor),
          doublets.step, rz, max_layer_gap + 1, max_curv, config.curvature_sigmas,
-         config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0),
+         config.tplet_max_drz, config.tplet_drz_floor if helix else 0.0, *bounds),
         (np.int64, np.int64, np.float64, np.float64, np.float64, np.float64), 1.25 * len(inner),
         len(inner),
         threads)
