@@ -360,7 +360,7 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                     if abs(curv) > max_curv and abs(curv) - n_sigma * np.sqrt(sk2) > max_curv:
                         continue
                     if d0_cut:
-                        if d0_reject == np.inf:
+                        if not d0_reject < np.inf:  # not computed above (no bound)
                             d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
                         r2 = x[a] * x[a] + y[a] * y[a]
                         if d0 > d0_floor + 1.000001 * n_sigma * np.sqrt(
