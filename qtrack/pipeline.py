@@ -52,8 +52,7 @@ class Built:
     config: Config
     #: The luminous region used (``config.beamspot`` with the estimated half-length, if estimated).
     beamspot: BeamSpotConfig
-    #: The first pass's doublets and triplets, all of them (the QUBO's are ``model.triplets``);
-    #: None when built without ``keep_candidates``.
+    #: All the first pass's doublets and triplets (None without ``keep_candidates``).
     doublets: Doublets | None
     triplets: Triplets | None
     model: Model
@@ -107,20 +106,18 @@ class Built:
             "source": ("config" if region is None else
                        "estimated" if region.measured else "cap (too few segments)"),
             "segments": None if region is None else region.segments}}
-        out["passes"] = []
-        for p, c in ((p, p.config) for p in passes_of(self.config)):
-            out["passes"].append({
+        out["passes"] = [{
                 "min_pt": c.doublets.min_pt,
                 "tplet_max_curv": max(c.model.tplet_max_curv,
                                       min_pt_curvature(c.doublets.min_pt, c.doublets.field_tesla)),
-                "max_layer_gap": c.doublets.max_layer_gap,
-                "doublet_d0_max": c.beamspot.d0_max,
+                "max_layer_gap": c.doublets.max_layer_gap, "doublet_d0_max": c.beamspot.d0_max,
                 "from_beam_line": p.from_beam_line,
                 "triplet_d0_floor": c.beamspot.triplet_d0_floor if p.from_beam_line else None,
                 "from_luminous_region": p.from_luminous_region,
                 "layer_radiation_length": c.model.layer_radiation_length,
                 "triplet_radiation_length": c.model.layer_radiation_length
-                if p.triplet_radiation_length is None else p.triplet_radiation_length})
+                if p.triplet_radiation_length is None else p.triplet_radiation_length}
+            for p, c in ((p, p.config) for p in passes_of(self.config))]
         return out
 
     def triplet_hit_ids(self) -> np.ndarray:
@@ -193,11 +190,9 @@ def _stage(timings: dict, name: str):
 
 def build(event: Event | str | Path, config: Config | None = None,
           max_memory_gb: float | None = None, keep_candidates: bool = True) -> Built:
-    """Load (if given a path) and build the QUBO of an event (its first pass).
-
-    Without ``keep_candidates`` the built keeps no doublets and triplets beyond the QUBO's (its
-    ``doublets`` and ``triplets`` are None): at pile-up 400 they are 3 GB that the later passes
-    would otherwise hold on top of their own. :func:`solve` and ``qtrack solve`` build so.
+    """Load (if given a path) and build the QUBO of an event (its first pass); without
+    ``keep_candidates`` (:func:`solve`, ``qtrack solve``) only the QUBO's triplets are kept (all
+    of them are 3 GB at pile-up 400, held under every later pass).
 
     Once the doublets, and again once the triplets, are counted, stops with
     :class:`~qtrack.memory.OutOfMemory` when the rest would need more memory than the process
@@ -223,9 +218,8 @@ def build(event: Event | str | Path, config: Config | None = None,
         event.x, event.y, event.z, event.layer, event.layers, first.config, beamspot, timings,
         primaries=first.from_beam_line, name=event.name, max_memory_gb=max_memory_gb,
         tilt=event.tilt, triplet_radiation_length=first.triplet_radiation_length)
-    if not keep_candidates:
-        doublets = triplets = None
-    return Built(event, config, beamspot, doublets, triplets, model, qubo, timings,
+    kept = (doublets, triplets) if keep_candidates else (None, None)
+    return Built(event, config, beamspot, *kept, model, qubo, timings,
                  region if config.beamspot.estimate else None, max_memory_gb)
 
 
@@ -317,9 +311,8 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
     if isinstance(sampler, str):
         sampler_name, sampler = sampler, get_sampler(sampler, config)
     qubo = built.current_qubo()
-    passes = []
     free = np.arange(event.n_hits)
-    solution, tracks = None, None
+    passes, solution, tracks = [], None, None
     plan = passes_of(config)
     for k, tracking_pass in enumerate(plan):
         cfg = tracking_pass.config
@@ -349,8 +342,7 @@ def solve_built(built: Built, sampler: str | dimod.Sampler = "neal",
                        "from_beam_line": tracking_pass.from_beam_line,
                        "from_luminous_region": tracking_pass.from_luminous_region,
                        "d0_max": beamspot.d0_max, "min_hits": cfg.tracks.min_hits,
-                       "hits": len(free),
-                       "qubo_variables": pass_qubo.num_variables,
+                       "hits": len(free), "qubo_variables": pass_qubo.num_variables,
                        "qubo_couplers": pass_qubo.num_couplers, "energy": pass_solution.energy,
                        "components": pass_solution.n_components,
                        "largest_component": pass_solution.largest_component,
@@ -441,8 +433,7 @@ def _solve_pass(qubo: Qubo, triplets, sampler, config: Config, event: Event, hit
 
 def write_outputs(result: Result, outdir: str | Path, total_time: float | None = None) -> dict[str, Path]:
     """Write ``<event>-submission.csv`` and ``<event>-summary.json`` atomically."""
-    outdir = Path(outdir)
-    name = result.event.name
+    name, outdir = result.event.name, Path(outdir)
     paths = {"submission": outdir / f"{name}-submission.csv", "summary": outdir / f"{name}-summary.json"}
     summary = result.summary()
     if total_time is not None:

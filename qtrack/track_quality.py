@@ -269,10 +269,10 @@ def too_curved(tracks: Tracks, x, y, layer, layers, tilt: np.ndarray,
     """Which tracks bend more than a pass's lowest pT (``config``: its
     :class:`~qtrack.config.Config`) by over ``passes.handover_sigmas`` standard deviations of
     their fitted curvature (:func:`curvature_excess`). Each hit's variance across the track is
-    bounded by the full length of its strips on disks (:func:`~qtrack.model.triplets.strip_smear`;
+    bounded by the full length of its strips on disks (:func:`~qtrack.model.resolution.strip_smear`;
     ``tilt``: :attr:`qtrack.event.Event.strip_tilt`)."""
     from .model.doublets import min_pt_curvature
-    from .model.triplets import strip_smear
+    from .model.resolution import strip_smear
 
     across, along = layers.resolution()
     sigma = across[layer]

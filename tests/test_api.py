@@ -95,7 +95,7 @@ def test_triplets_and_couplers(event, built):
     assert ((r[t.h1] < r[t.h2]) & (r[t.h2] < r[t.h3])).all()
     # curvature within the cut, or within curvature_sigmas of it given the hits' resolution and
     # the scattering at the middle hit
-    from qtrack.model.triplets import curvature_sigma
+    from qtrack.model.resolution import curvature_sigma
 
     cfg = built.config.model
     sigma = event.layers.resolution()[0][event.layer]

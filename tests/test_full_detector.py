@@ -359,7 +359,8 @@ def test_inner_holes_and_the_holed_track_cut():
 def test_curvature_sigma_matches_smeared_hits():
     # Three hits 8 mm apart across the beam (a forward track on the pixel disks), each smeared
     # by 0.0144 mm in x-y: the spread of the Menger curvature is what curvature_sigma predicts.
-    from qtrack.model.triplets import _curvature, curvature_sigma
+    from qtrack.model.resolution import curvature_sigma
+    from qtrack.model.triplets import _curvature
 
     rng = np.random.default_rng(5)
     base = np.array(_helix(2000.0, np.array([40.0, 48.0, 56.0]), 0.0, 0.0)[:2]).T
@@ -434,7 +435,7 @@ def test_strip_tilts_point_along_the_hits_smearing(sim):
 
 
 def test_across_track_resolution_on_disks_and_barrels():
-    from qtrack.model.triplets import across_track_var, strip_smear
+    from qtrack.model.resolution import across_track_var, strip_smear
 
     x, y = np.array([500.0, 0.0]), np.array([0.0, 500.0])
     sigma, along = np.array([0.035, 0.035]), np.array([3.1, 3.1])
@@ -465,7 +466,7 @@ def test_true_quadruplets_fit_the_curvature_difference_allowed(sim):
     # couplers allow for (hit resolution across the track and scattering in the full material),
     # is a standard normal's absolute value: median 0.67, 95 % below 1.96.
     from qtrack.config import Config
-    from qtrack.model.triplets import strip_smear, triplet_curvature_sigma
+    from qtrack.model.resolution import strip_smear, triplet_curvature_sigma
     from qtrack.pipeline import build
 
     # The first pass: its triplet cuts allow for the silicon alone, what it carries on to the
@@ -527,7 +528,7 @@ def test_triplet_d0_cut_is_exact_per_triplet(sim):
     # those of the same pass without the cut, whose d0 is within d0_floor plus curvature_sigmas
     # of its width (qtrack.model.triplets.d0_sigma).
     from qtrack.config import Config
-    from qtrack.model import triplets as T
+    from qtrack.model import resolution as R, triplets as T
     from qtrack.model.scattering import material_before
     from qtrack.passes import radiation_lengths
 
@@ -544,13 +545,13 @@ def test_triplet_d0_cut_is_exact_per_triplet(sim):
     loose = T.build_triplets(*args, None, 0.0, sim.tilt)
     assert len(loose) > 2 * len(cut) > 20_000
     sigma = across[layer]
-    wx, wy = T.strip_smear(x, y, sigma, along[layer], layers.is_disk[layer], sim.tilt)
+    wx, wy = R.strip_smear(x, y, sigma, along[layer], layers.is_disk[layer], sim.tilt)
     max_curv = T.min_pt_curvature(0.15, 2.0)
     keep = np.zeros(len(loose), dtype=bool)
     for k, (a, b, c, curv) in enumerate(zip(loose.h1, loose.h2, loose.h3, loose.curvature)):
-        va, vb, vc = T.triplet_variances(x, y, a, b, c, sigma, wx, wy)
+        va, vb, vc = R.triplet_variances(x, y, a, b, c, sigma, wx, wy)
         ab, bc = np.hypot(x[b] - x[a], y[b] - y[a]), np.hypot(x[c] - x[b], y[c] - y[b])
-        sig = T._chords_curvature_sigma(ab, bc, va, vb, vc)
+        sig = R._chords_curvature_sigma(ab, bc, va, vb, vc)
         ms = T.triplet_scattering(z, a, b, c, ab, bc, curv, sig, max_curv, m.curvature_sigmas,
                                   2.0, x0, layers.is_disk[layer])[1]
         d0 = T.circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])

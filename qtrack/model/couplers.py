@@ -17,7 +17,8 @@ from numba import njit
 from ..config import ModelConfig
 from .doublets import Doublets
 from .kernels import csr, sized_pass, unique_ints
-from .triplets import Triplets, strip_smear, triplet_curvature_sigma
+from .resolution import strip_smear, triplet_curvature_sigma
+from .triplets import Triplets
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def build_couplers(x: np.ndarray, y: np.ndarray, order: np.ndarray,
     deviations of their difference where that is more than ``qplet_max_dcurv`` (the reference's
     fixed cut without it). ``along`` (each hit's resolution along its strips), ``disk`` (the hit
     is on a disk) and ``tilt`` (its strips' angle from its radius) add the disks' radial error
-    across the track (:func:`~qtrack.model.triplets.across_track_var`).
+    across the track (:func:`~qtrack.model.resolution.across_track_var`).
     """
     n_hits = len(x)
     sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)

@@ -1,13 +1,14 @@
 """Triplets: two doublets sharing their middle hit, the QUBO's candidate variables.
 
 The reference's hard cuts (hepqpr-qallse ``QallseMp``): layer span, Menger curvature and the R-Z
-angle between the two doublets. The curvature cut allows for the hits' resolution: a triplet
-passes when its curvature is within ``curvature_sigmas`` standard deviations of the largest a track
-of the lowest pT has. In the barrel that margin is small next to the cut; on the pixel disks, where
-a forward track's three hits may lie only a few mm apart across the beam, it is what keeps the
-track (:func:`curvature_sigma`). The span is the sum of the two doublets' layer-graph steps, so a
-triplet misses at most ``max_layer_gap - 1`` layers, in the barrel as on the disks. The doublets leaving a hit are sorted by R-Z angle, so each doublet
-meets only the window of continuations that can pass the angle cut.
+angle between the two doublets. The curvature cut allows for the hits' resolution: a triplet passes
+when its curvature is within ``curvature_sigmas`` standard deviations of the largest a track of the
+lowest pT has. In the barrel that margin is small next to the cut; on the pixel disks, where a
+forward track's three hits may lie only a few mm apart across the beam, it is what keeps the track
+(:func:`~qtrack.model.resolution.curvature_sigma`). The span is the sum of the two doublets'
+layer-graph steps, so a triplet misses at most ``max_layer_gap - 1`` layers, in the barrel as on
+the disks. The doublets leaving a hit are sorted by R-Z angle, so each doublet meets only the
+window of continuations that can pass the angle cut.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from numba import njit
 from ..config import ModelConfig
 from .doublets import Doublets, min_pt_curvature, rz_angle
 from .kernels import csr, sized_pass
+from .resolution import _chords_curvature_sigma, _norm, strip_smear, triplet_variances
 from .scattering import GEV_PER_TESLA_MM, pt_of_curvature, scattering_angles
 
 
@@ -50,13 +52,6 @@ class Triplets:
         return Triplets(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
 
 
-@njit(cache=True, inline="always")
-def _norm(dx, dy):
-    # Not np.hypot: libm's overflow-safe hypot made up half of the triplet kernel's time, and
-    # coordinates in mm are far from overflow.
-    return np.sqrt(dx * dx + dy * dy)
-
-
 @njit(cache=True)
 def _curvature(xa, ya, xb, yb, xc, yc):
     # Signed Menger curvature 4*area/(|ab||bc||ca|), as the reference computes it.
@@ -64,75 +59,6 @@ def _curvature(xa, ya, xb, yb, xc, yc):
     dx2, dy2 = xc - xa, yc - ya
     twice_area = dx1 * dy2 - dy1 * dx2
     return 2.0 * twice_area / (_norm(dx1, dy1) * _norm(xc - xb, yc - yb) * _norm(dx2, dy2))
-
-
-def strip_smear(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, along: np.ndarray,
-                disk: np.ndarray, tilt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per hit, the x-y vector of its position error along the strips beyond the pitch across
-    them: length sqrt(along^2 - sigma^2) along the strip direction on disks, 0 elsewhere.
-
-    On a disk the strips (and the pixels' longer side) run about radially, ``tilt`` (rad) off
-    the hit's radius (:func:`~qtrack.model.layers.strip_tilts`), and the hit's radius is known
-    only to ``along``. On a barrel layer ``along`` is z and stays out of x-y.
-    """
-    length = np.where(disk, np.sqrt(np.maximum(along * along - sigma * sigma, 0.0)), 0.0)
-    direction = np.arctan2(y, x) + tilt
-    return length * np.cos(direction), length * np.sin(direction)
-
-
-@njit(cache=True, inline="always")
-def across_track_var(h, nx, ny, sigma, wx, wy):
-    """Variance (mm^2) of hit ``h``'s position across a track whose x-y normal there is the
-    unit vector (nx, ny): the pitch across the strips, plus the share of the error along them
-    (:func:`strip_smear`) that the track's angle to the strips lets through. On a TrackML
-    outer-strip disk (10.8 mm strips) a track 10 degrees off them feels 0.5 mm, fifteen times the
-    0.035 mm across."""
-    w = wx[h] * nx + wy[h] * ny
-    return sigma[h] * sigma[h] + w * w
-
-
-@njit(cache=True, inline="always")
-def triplet_variances(x, y, a, b, c, sigma, wx, wy):
-    """:func:`across_track_var` of the three hits of a triplet, the track's normal taken from
-    the chord a-c."""
-    dx, dy = x[c] - x[a], y[c] - y[a]
-    n = _norm(dx, dy)
-    if n == 0.0:
-        return sigma[a] ** 2, sigma[b] ** 2, sigma[c] ** 2
-    nx, ny = -dy / n, dx / n
-    return (across_track_var(a, nx, ny, sigma, wx, wy), across_track_var(b, nx, ny, sigma, wx, wy),
-            across_track_var(c, nx, ny, sigma, wx, wy))
-
-
-@njit(cache=True, nogil=True)
-def triplet_curvature_sigma(x, y, a, b, c, sigma, wx, wy):
-    """:func:`curvature_sigma` of triplet a-b-c, each hit's resolution across the track from
-    :func:`triplet_variances`."""
-    va, vb, vc = triplet_variances(x, y, a, b, c, sigma, wx, wy)
-    return _chords_curvature_sigma(_norm(x[b] - x[a], y[b] - y[a]),
-                                   _norm(x[c] - x[b], y[c] - y[b]), va, vb, vc)
-
-
-@njit(cache=True)
-def curvature_sigma(xa, ya, xb, yb, xc, yc, sa, sb, sc):
-    """Standard deviation of the Menger curvature of three hits with resolutions sa, sb, sc
-    across the track.
-
-    The curvature is 2 h / (|ab| |bc|), h the distance of b from the line ac: moving b across
-    that line by d moves h by d, moving a (c) moves it by d |bc| / (|ab| + |bc|) (d |ab| / ...).
-    """
-    return _chords_curvature_sigma(_norm(xb - xa, yb - ya), _norm(xc - xb, yc - yb), sa * sa,
-                                   sb * sb, sc * sc)
-
-
-@njit(cache=True, inline="always")
-def _chords_curvature_sigma(ab, bc, va, vb, vc):
-    # curvature_sigma from the chords |ab| and |bc| and the hits' variances.
-    span = ab + bc
-    if ab == 0.0 or bc == 0.0:
-        return np.inf
-    sh = np.sqrt(vb + va * (bc / span) ** 2 + vc * (ab / span) ** 2)
-    return 2.0 * sh / (ab * bc)
 
 
 @njit(cache=True)
@@ -237,10 +163,11 @@ def circle_d0(xa, ya, xb, yb, xc, yc):
 def d0_sigma(x, y, a, curv, sigma_curv, ms_curv, var_a, max_curv, n_sigma, field, x_before,
              w_before):
     """Standard deviation (mm) of a triplet's impact parameter for a track from the beam line:
-    its first hit's variance across the track (``var_a``, :func:`across_track_var`), its
-    curvature's error over the extrapolation (d0 moves by kappa r^2 / 2) and the scattering in
-    the material it crossed before (each layer k at radius r_k displaces the track at the beam
-    line by theta0_k r_k; ``w_before`` = sum of x_k r_k^2)."""
+    its first hit's variance across the track (``var_a``,
+    :func:`~qtrack.model.resolution.across_track_var`), its curvature's error over the
+    extrapolation (d0 moves by kappa r^2 / 2) and the scattering in the material it crossed before
+    (each layer k at radius r_k displaces the track at the beam line by theta0_k r_k; ``w_before``
+    = sum of x_k r_k^2)."""
     r2 = x[a] * x[a] + y[a] * y[a]
     sk = np.sqrt(sigma_curv * sigma_curv + ms_curv * ms_curv)
     var = var_a + (0.5 * r2 * sk) ** 2
@@ -277,11 +204,9 @@ def _outgoing_bounds(out_ptr, outer, x, y, z, var_max):
 @njit(cache=True, inline="always")
 def _width_bound_of_doublet(a, b, ab, x, z, var_max, x0, disk, pt_min, chord_min, var_out,
                             cot_lo, cot_hi):
-    """An upper bound, over every continuation c of doublet a-b (x-y chord ``ab``), of the
-    squared curvature width (resolution and scattering) the kernel's bounds give triplet a-b-c:
-    from the shortest chord leaving b and the largest variance of an outer hit; the scattering
-    from the shortest span and the steepest or flattest dip (a triplet's dz / chord lies between
-    its two doublets'). Infinite where no bound holds."""
+    """Over every continuation c of doublet a-b (x-y chord ``ab``), an upper bound of the
+    squared curvature width the kernel's bounds give a-b-c (:func:`_outgoing_bounds`; a
+    triplet's dz / chord lies between its doublets'). Infinite where no bound holds."""
     bc = chord_min[b]
     if ab <= 0.0 or not bc > 0.0 or not np.isfinite(bc):
         return np.inf
@@ -289,11 +214,10 @@ def _width_bound_of_doublet(a, b, ab, x, z, var_max, x0, disk, pt_min, chord_min
     lo, hi = min(cot_ab, cot_lo[b]), max(cot_ab, cot_hi[b])
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return np.inf
-    # The scattering bound grows with the path through the layer: |dip| largest on a barrel
-    # layer, smallest on a disk (0 when the range holds it).
-    steep = max(abs(lo), abs(hi))
+    # The scattering grows with the path through the layer: the steepest dip's on a barrel
+    # layer, the flattest's on a disk (0 when the range holds it).
     flat = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
-    azimuth = _azimuth_bound(pt_min, flat if disk[b] else steep, x0[b], disk[b])
+    azimuth = _azimuth_bound(pt_min, flat if disk[b] else max(abs(lo), abs(hi)), x0[b], disk[b])
     sig = 2.0 * np.sqrt(var_max[a] + var_max[b] + var_out[b]) / (ab * bc)
     ms = 2.0 * azimuth / (ab + bc)
     return sig * sig + ms * ms
@@ -316,14 +240,13 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
         b = outer[d1]
         dx1, dy1 = x[b] - x[a], y[b] - y[a]
         ab = _norm(dx1, dy1)
-        # Most low-pT candidates miss the beam line by far. With a bound of the widths over
-        # all continuations (one per doublet), their d0 alone (no curvature, no widths)
-        # rejects them. (The same for the curvature cut saved nothing at pile-up 200.)
+        # Most low-pT candidates miss the beam line by far: against a bound over all
+        # continuations, their d0 alone rejects them (for the curvature cut it saved nothing).
+        r2 = x[a] * x[a] + y[a] * y[a]
         d0_reject = np.inf
         if d0_cut and n_sigma > 0.0:
             sk2_max = _width_bound_of_doublet(a, b, ab, x, z, var_max, x0, disk, pt_min,
                                               chord_min, var_out, cot_lo, cot_hi)
-            r2 = x[a] * x[a] + y[a] * y[a]
             d0_reject = d0_floor + 1.000002 * n_sigma * np.sqrt(
                 var_max[a] + 0.25 * r2 * r2 * sk2_max + before_bound[a])
         # Doublets leaving b are sorted by step, then R-Z angle: for each step the span allows,
@@ -362,7 +285,6 @@ def _triplet_kernel(row_lo, row_hi, inner, outer, out_ptr, x, y, z, sigma, along
                     if d0_cut:
                         if not d0_reject < np.inf:  # not computed above (no bound)
                             d0 = circle_d0(x[a], y[a], x[b], y[b], x[c], y[c])
-                        r2 = x[a] * x[a] + y[a] * y[a]
                         if d0 > d0_floor + 1.000001 * n_sigma * np.sqrt(
                                 var_max[a] + 0.25 * r2 * r2 * sk2 + before_bound[a]):
                             continue
@@ -411,21 +333,22 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
                    x0_track: np.ndarray | None = None) -> Triplets:
     """All triplets passing the hard cuts.
 
-    The curvature cut is ``config.tplet_max_curv``, or the curvature of a track of ``min_pt``
-    (GeV) in ``field_tesla`` if larger. ``sigma`` is each hit's r-phi resolution (mm;
-    :meth:`LayerTable.resolution` of its layer);
-    without it the curvature cut is the reference's fixed one. ``along`` (its resolution along the
-    strips), ``disk`` and ``tilt`` (:func:`~qtrack.model.layers.strip_tilts`) add the disks' radial
-    error across the track (:func:`strip_smear`, :func:`across_track_var`). ``x0`` is the material of each hit's
-    layer in radiation lengths (:meth:`LayerTable.radiation_lengths`): the curvature and R-Z
-    cuts then allow for multiple scattering at the triplet's pT
-    (:mod:`qtrack.model.scattering`); the scattering each triplet carries on to the quadruplets
-    (``curvature_ms``) is that of ``x0_track`` when given. With ``material_before`` (per hit: the radiation lengths a
-    track from the beam line crossed before it, and their sum weighted by the crossing radius
-    squared, :func:`qtrack.model.scattering.material_before`), triplets must also point back to
-    the beam line: their circle's distance from it within ``d0_floor`` (mm) plus
-    ``curvature_sigmas`` standard deviations (:func:`d0_sigma`). Triplets come out sorted by ``d1``
-    (the order :func:`build_couplers` needs), whatever the number of ``threads``.
+    The curvature cut is ``config.tplet_max_curv``, or the curvature of a track of ``min_pt`` (GeV)
+    in ``field_tesla`` if larger. ``sigma`` is each hit's r-phi resolution (mm;
+    :meth:`LayerTable.resolution` of its layer); without it the curvature cut is the reference's
+    fixed one. ``along`` (its resolution along the strips), ``disk`` and ``tilt``
+    (:func:`~qtrack.model.layers.strip_tilts`) add the disks' radial error across the track
+    (:func:`~qtrack.model.resolution.strip_smear`,
+    :func:`~qtrack.model.resolution.across_track_var`). ``x0`` is the material of each hit's layer
+    in radiation lengths (:meth:`LayerTable.radiation_lengths`): the curvature and R-Z cuts then
+    allow for multiple scattering at the triplet's pT (:mod:`qtrack.model.scattering`); the
+    scattering each triplet carries on to the quadruplets (``curvature_ms``) is that of
+    ``x0_track`` when given. With ``material_before`` (per hit: the radiation lengths a track from
+    the beam line crossed before it, and their sum weighted by the crossing radius squared,
+    :func:`qtrack.model.scattering.material_before`), triplets must also point back to the beam
+    line: their circle's distance from it within ``d0_floor`` (mm) plus ``curvature_sigmas``
+    standard deviations (:func:`d0_sigma`). Triplets come out sorted by ``d1`` (the order
+    :func:`build_couplers` needs), whatever the number of ``threads``.
     """
     n_hits = len(x)
     sigma = np.zeros(n_hits) if sigma is None else np.asarray(sigma, dtype=np.float64)
@@ -452,8 +375,8 @@ def build_triplets(x: np.ndarray, y: np.ndarray, z: np.ndarray, doublets: Double
     rz = doublets.rz if doublets.rz is not None else rz_angle(inner, outer, r, z)
     out_ptr = csr(inner, n_hits)
     var_max = sigma * sigma + wx * wx + wy * wy
-    bounds = _outgoing_bounds(out_ptr, outer, x, y, z, var_max) if d0_cut else \
-        (np.zeros(n_hits),) * 4
+    bounds = (_outgoing_bounds(out_ptr, outer, x, y, z, var_max) if d0_cut
+              else (np.zeros(n_hits),) * 4)
     # As many triplets as doublets at pile-up 200, about half as many in the barrel-only event.
     d1, d2, curv, drz, ms, rz_ratio = sized_pass(
         _triplet_kernel,
